@@ -1,0 +1,64 @@
+# Pies: the two commands are `make run` and `make test`.
+# With DATABASE_URL / REDIS_URL unset, both start embedded PostgreSQL and Redis from the
+# virtualenv (pieproject/devservers.py), data under .data/.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WITH_SERVERS := $(PY) -m pieproject.devservers --
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test test-faults fuzz lint format bench screenshots clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.run-deps
+
+run: $(VENV)/.run-deps
+	DEBUG=$${DEBUG:-1} $(WITH_SERVERS) sh -c '\
+	  $(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py seed_demo && \
+	  $(PY) manage.py welcome && \
+	  exec $(VENV)/bin/honcho start -f Procfile'
+
+# The main suite: unit, property, integration (PostgreSQL, Redis, Celery) and browser tests.
+# Coverage of the money rules is enforced at 100 % of branches.
+test: $(VENV)/.test-deps
+	rm -f .coverage .coverage.*
+	$(WITH_SERVERS) $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not faults" \
+	  --cov --cov-report= $(PYTEST_ARGS)
+	$(PY) -m coverage report --include=pies/allocation.py,trading/lots.py --fail-under=100 --show-missing
+
+test-faults: $(VENV)/.test-deps
+	$(WITH_SERVERS) $(PY) -m pytest -m faults $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.test-deps
+	$(WITH_SERVERS) $(PY) -m tests.fuzz.run_schemathesis
+
+lint: $(VENV)/.test-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+format: $(VENV)/.test-deps
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(VENV)/.test-deps
+	$(PY) bench/allocation.py
+	$(WITH_SERVERS) sh -c '$(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py bench_trade_window --accounts 1000 --slices 10 --seed 1'
+
+screenshots: $(VENV)/.test-deps
+	PIES_SCREENSHOT_DIR=docs/screenshots $(WITH_SERVERS) $(PY) -m pytest -m browser -p no:xdist -p no:cacheprovider $(PYTEST_ARGS) tests/browser
+
+clean:
+	rm -rf .coverage .coverage.* htmlcov .pytest_cache test-artifacts staticfiles
