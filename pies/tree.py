@@ -1,0 +1,340 @@
+"""The read side of a portfolio: the live pie tree with quantities, prices and values.
+
+``load_portfolio`` reads an account's whole tree in a constant number of queries (pies,
+slices, positions with their open cost, latest prices), whatever its size or depth, so the
+account page, the pie editor, the API and the previews all stand on the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from pies.allocation import Node, leaf, pie
+from pies.models import Pie, Slice, SliceStatus
+from trading.models import Account, Lot, Position
+from trading.money import CENT, ZERO, half_up_cents
+
+HUNDRED = Decimal(100)
+
+
+def latest_prices(
+    security_ids: Iterable[int], at: datetime | None = None
+) -> dict[int, tuple[Decimal, datetime]]:
+    """The latest stored price at or before ``at`` (default now) for each security, one query."""
+    ids = sorted(set(security_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ON (security_id) security_id, price, at
+            FROM trading_price
+            WHERE security_id = ANY(%s) AND at <= %s
+            ORDER BY security_id, at DESC
+            """,
+            [ids, at or timezone.now()],
+        )
+        return {sid: (price, when) for sid, price, when in cursor.fetchall()}
+
+
+def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> dict[int, Decimal]:
+    """Market value of each account's positions at the latest prices, in one query."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.account_id, COALESCE(SUM(p.quantity * lp.price), 0)
+            FROM trading_position p
+            JOIN LATERAL (
+                SELECT price FROM trading_price pr
+                WHERE pr.security_id = p.security_id AND pr.at <= %s
+                ORDER BY pr.at DESC LIMIT 1
+            ) lp ON TRUE
+            WHERE p.account_id = ANY(%s) AND p.quantity > 0
+            GROUP BY p.account_id
+            """,
+            [at or timezone.now(), ids],
+        )
+        found = {account_id: half_up_cents(value) for account_id, value in cursor.fetchall()}
+    return {account_id: found.get(account_id, ZERO) for account_id in ids}
+
+
+def percent(part: Decimal, whole: Decimal) -> Decimal:
+    if not whole:
+        return ZERO
+    return (part * HUNDRED / whole).quantize(CENT)
+
+
+@dataclass
+class SliceView:
+    id: int
+    pie_id: int
+    target_bp: int
+    status: str
+    order: int
+    path: str
+    name: str  # the symbol, or the sub-pie's name
+    security_id: int | None = None
+    symbol: str | None = None
+    security_name: str = ""
+    child: PieView | None = None
+    position_id: int | None = None
+    quantity: Decimal = ZERO
+    price: Decimal | None = None
+    price_at: datetime | None = None
+    cost_basis: Decimal = ZERO
+    exact_value: Decimal = ZERO  # quantity x price, unrounded (the allocation input)
+    value: Decimal = ZERO  # rounded to cents for display
+    actual_percent: Decimal = ZERO  # of the parent pie's value
+    drift_percent: Decimal = ZERO  # actual minus target, in points
+    portfolio_target_percent: Decimal = ZERO  # product of targets along the path
+    portfolio_actual_percent: Decimal = ZERO  # of the invested value
+
+    @property
+    def is_pie(self) -> bool:
+        return self.child is not None
+
+    @property
+    def is_removing(self) -> bool:
+        return self.status == SliceStatus.REMOVING
+
+    @property
+    def target_percent(self) -> Decimal:
+        return (Decimal(self.target_bp) / 100).quantize(CENT)
+
+    @property
+    def unrealized_gain(self) -> Decimal:
+        return self.value - self.cost_basis
+
+    def leaves(self) -> Iterator[SliceView]:
+        if self.child is None:
+            yield self
+        else:
+            yield from self.child.leaves()
+
+
+@dataclass
+class PieView:
+    id: int
+    name: str
+    path: str  # "" for the portfolio pie, "Bonds" or "Bonds/Short" for sub-pies
+    depth: int  # the portfolio pie is level 1
+    slices: list[SliceView] = field(default_factory=list)
+    exact_value: Decimal = ZERO
+    value: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+
+    def leaves(self) -> Iterator[SliceView]:
+        for slice_ in self.slices:
+            yield from slice_.leaves()
+
+    def pies(self) -> Iterator[PieView]:
+        yield self
+        for slice_ in self.slices:
+            if slice_.child is not None:
+                yield from slice_.child.pies()
+
+    def to_node(self, *, target_bp: int = 10000) -> Node:
+        """The allocation input for this pie: keys are leaf paths, refs are slice ids."""
+        children = []
+        for slice_ in self.slices:
+            if slice_.child is not None:
+                sub = slice_.child.to_node(target_bp=slice_.target_bp)
+                children.append(pie(sub.key, slice_.target_bp, sub.children, ref=slice_.id))
+            else:
+                children.append(
+                    leaf(slice_.path, slice_.target_bp, slice_.exact_value, ref=slice_.id)
+                )
+        return pie(self.path, target_bp, children)
+
+
+@dataclass
+class PortfolioView:
+    account: Account
+    root: PieView
+    version: int
+    cash: Decimal
+    missing_prices: list[str]  # symbols held or targeted that have no price yet
+
+    @property
+    def invested_value(self) -> Decimal:
+        return self.root.value
+
+    @property
+    def total_value(self) -> Decimal:
+        return self.cash + self.root.value
+
+    @property
+    def leaves(self) -> list[SliceView]:
+        return list(self.root.leaves())
+
+    def find_pie(self, pie_id: int) -> PieView | None:
+        return next((p for p in self.root.pies() if p.id == pie_id), None)
+
+    def breadcrumb(self, pie_id: int) -> list[PieView]:
+        """The pies from the portfolio down to ``pie_id`` (for the sub-pie page)."""
+
+        def walk(node: PieView, trail: list[PieView]) -> list[PieView] | None:
+            trail = [*trail, node]
+            if node.id == pie_id:
+                return trail
+            for slice_ in node.slices:
+                if slice_.child is not None and (found := walk(slice_.child, trail)):
+                    return found
+            return None
+
+        return walk(self.root, []) or []
+
+    def to_node(self, pie_id: int | None = None) -> Node:
+        target = self.root if pie_id is None else self.find_pie(pie_id)
+        if target is None:
+            raise KeyError(pie_id)
+        return target.to_node()
+
+
+def load_portfolio(account: Account, *, at: datetime | None = None) -> PortfolioView:
+    """The account's live tree (active and removing slices) valued at the latest prices."""
+    pies = {
+        pk: (name, is_root, version)
+        for pk, name, is_root, version in Pie.objects.filter(account=account).values_list(
+            "id", "name", "is_root", "version"
+        )
+    }
+    slice_rows = list(
+        Slice.objects.filter(pie__account=account)
+        .exclude(status=SliceStatus.REMOVED)
+        .order_by("pie_id", "order", "id")
+        .values_list(
+            "id",
+            "pie_id",
+            "security_id",
+            "security__symbol",
+            "security__name",
+            "child_pie_id",
+            "target_bp",
+            "status",
+            "order",
+        )
+    )
+    positions = {
+        slice_id: (position_id, quantity, cost or ZERO)
+        for slice_id, position_id, quantity, cost in Position.objects.filter(
+            account=account, slice__isnull=False
+        )
+        .annotate(open_cost=Sum("lots__remaining_cost", filter=Q(lots__remaining_quantity__gt=0)))
+        .values_list("slice_id", "id", "quantity", "open_cost")
+    }
+    prices = latest_prices((row[2] for row in slice_rows if row[2] is not None), at)
+
+    children_of: dict[int, list[tuple]] = {}
+    for row in slice_rows:
+        children_of.setdefault(row[1], []).append(row)
+    root_id = next((pk for pk, (_, is_root, _) in pies.items() if is_root), None)
+    if root_id is None:
+        raise Pie.DoesNotExist(f"Account {account.pk} has no portfolio pie.")
+    missing: list[str] = []
+
+    def build(pie_id: int, path: str, depth: int) -> PieView:
+        view = PieView(id=pie_id, name=pies[pie_id][0], path=path, depth=depth)
+        for (
+            sid,
+            _,
+            security_id,
+            symbol,
+            sec_name,
+            child_id,
+            target_bp,
+            status,
+            order,
+        ) in children_of.get(pie_id, []):
+            if child_id is not None:
+                name = pies[child_id][0]
+                child_path = f"{path}/{name}" if path else name
+                child = build(child_id, child_path, depth + 1)
+                slice_view = SliceView(
+                    id=sid,
+                    pie_id=pie_id,
+                    target_bp=target_bp,
+                    status=status,
+                    order=order,
+                    path=child_path,
+                    name=name,
+                    child=child,
+                    exact_value=child.exact_value,
+                    value=child.value,
+                    cost_basis=child.cost_basis,
+                )
+            else:
+                position_id, quantity, cost = positions.get(sid, (None, ZERO, ZERO))
+                price, price_at = prices.get(security_id, (None, None))
+                if price is None:
+                    missing.append(symbol)
+                exact = quantity * price if price is not None else ZERO
+                slice_view = SliceView(
+                    id=sid,
+                    pie_id=pie_id,
+                    target_bp=target_bp,
+                    status=status,
+                    order=order,
+                    path=f"{path}/{symbol}" if path else symbol,
+                    name=symbol,
+                    security_id=security_id,
+                    symbol=symbol,
+                    security_name=sec_name,
+                    position_id=position_id,
+                    quantity=quantity,
+                    price=price,
+                    price_at=price_at,
+                    cost_basis=cost,
+                    exact_value=exact,
+                    value=half_up_cents(exact),
+                )
+            view.slices.append(slice_view)
+            view.exact_value += slice_view.exact_value
+            view.cost_basis += slice_view.cost_basis
+        view.value = half_up_cents(view.exact_value)
+        for slice_view in view.slices:
+            slice_view.actual_percent = percent(slice_view.exact_value, view.exact_value)
+            slice_view.drift_percent = (
+                slice_view.actual_percent - slice_view.target_percent if view.exact_value else ZERO
+            )
+        return view
+
+    root = build(root_id, "", 1)
+    invested = root.exact_value
+
+    def weigh(view: PieView, fraction: Decimal) -> None:
+        for slice_view in view.slices:
+            share = fraction * slice_view.target_bp / 10000
+            slice_view.portfolio_target_percent = (share * HUNDRED).quantize(CENT)
+            slice_view.portfolio_actual_percent = percent(slice_view.exact_value, invested)
+            if slice_view.child is not None:
+                weigh(slice_view.child, share)
+
+    weigh(root, Decimal(1))
+    return PortfolioView(
+        account=account,
+        root=root,
+        version=pies[root_id][2],
+        cash=account.cash,
+        missing_prices=sorted(set(missing)),
+    )
+
+
+def open_lots(position_ids: Iterable[int]) -> dict[int, list[Lot]]:
+    """Open lots per position, oldest first, in one query (for previews and the lots page)."""
+    by_position: dict[int, list[Lot]] = {}
+    for lot in Lot.objects.filter(
+        position_id__in=list(position_ids), remaining_quantity__gt=0
+    ).order_by("acquired_on", "id"):
+        by_position.setdefault(lot.position_id, []).append(lot)
+    return by_position
