@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = BASE_DIR / ".data"
+DATA_DIR = Path(os.environ.get("PIES_DATA_DIR") or BASE_DIR / ".data")
 DATABASE_NAME = "pies"
 
 
