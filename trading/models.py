@@ -391,6 +391,10 @@ class BlockOrder(models.Model):
     fill_price = price_field(null=True, blank=True)
     # Shares of this block that no account got (fractions lost to rounding): the house's.
     house_quantity = quantity_field(default=ZERO)
+    # Cash paid to the broker for the net (negative: received from it), and the cash residue
+    # the house took: sum(buys paid) - sum(sells received) = settlement_amount + house_cash.
+    settlement_amount = money_field(default=ZERO)
+    house_cash = money_field(default=ZERO)
 
     class Meta:
         ordering = ["window", "security"]
@@ -403,6 +407,27 @@ class BlockOrder(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.window_id}:{self.security_id}"
+
+
+class WindowAccount(models.Model):
+    """An account a window serves, fixed when the window freezes, with the chunk it is in.
+
+    Freezing the set makes a resumed run see exactly the accounts of the first run (cash may
+    have changed in between), and the chunk number is what plan and post progress is counted in.
+    """
+
+    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="accounts")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="windows")
+    chunk = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["window", "account"], name="one_row_per_window_account")
+        ]
+        indexes = [models.Index(fields=["window", "chunk"], name="window_account_chunk")]
+
+    def __str__(self) -> str:
+        return f"window {self.window_id}: account {self.account_id} (chunk {self.chunk})"
 
 
 class Fill(models.Model):

@@ -1,3 +1,15 @@
+"""The staff operations page, included at ``ops/``."""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from trading import ops
+
+app_name = "ops"
+
+urlpatterns = [
+    path("", ops.ops_page, name="index"),
+    path("books/check/", ops.check_books, name="check_books"),
+    path("windows/run/", ops.run_window_now, name="run_window"),
+]

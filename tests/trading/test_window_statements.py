@@ -1,0 +1,56 @@
+"""The SQL a window runs is a + b x chunks: a fixed number per window, a fixed number per
+chunk of accounts, nothing per account (performance.md, section 2)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from bench.trade_window import generate
+from tests.trading.conftest_engine import statement_counter
+from trading.books import verify_books
+from trading.models import TradeWindow
+from trading.window import open_adhoc_window, run_window
+
+CHUNK = 100
+A_BUDGET = 40
+B_BUDGET = 15
+
+
+def statements_for(accounts: int) -> tuple[int, dict]:
+    generate(accounts=accounts, slices=6, seed=accounts, securities=40)
+    window = open_adhoc_window()
+    seen, wrapper = statement_counter()
+    with connection.execute_wrapper(wrapper):
+        report = run_window(window.pk, chunk_size=CHUNK)
+    assert TradeWindow.objects.get(pk=window.pk).status == "done"
+    assert report["accounts"] == accounts
+    return len(seen), report
+
+
+@pytest.fixture
+def per_window_and_chunk(db) -> tuple[int, int]:
+    """(a, b) measured on 1 and 2 chunks."""
+    one, _ = statements_for(CHUNK)
+    two, _ = statements_for(2 * CHUNK)
+    return 2 * one - two, two - one
+
+
+def test_a_window_costs_a_fixed_number_of_statements_plus_a_fixed_number_per_chunk(
+    per_window_and_chunk,
+):
+    a, b = per_window_and_chunk
+    assert 0 < a <= A_BUDGET
+    assert 0 < b <= B_BUDGET
+    count, report = statements_for(3 * CHUNK)
+    assert count == a + b * 3
+    assert report["counts"]["orders"]["filled"] > 3 * CHUNK  # real work in every chunk
+    assert verify_books() == []
+
+
+@pytest.mark.slow
+def test_two_thousand_accounts_take_the_same_statements_per_chunk(per_window_and_chunk):
+    a, b = per_window_and_chunk
+    count, _ = statements_for(2000)
+    assert count == a + b * 20
+    assert verify_books() == []

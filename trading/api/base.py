@@ -1,0 +1,114 @@
+"""Plumbing of the REST API views of both apps: base views, ownership, input helpers.
+
+Views are small: check the input with a per-endpoint serializer, load the account through
+``account_for`` (someone else's account is a 404), call the same services as the web app,
+and render with an output serializer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, generics, permissions, status
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from trading import serializers as s
+from trading.models import Account
+from trading.renderers import NUL_MESSAGE, DecimalJSONParser, contains_nul
+
+
+def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Nested DRF errors as api.md's flat {"field": ["message"]}, keyed by JSON path
+    ("0.price"), the way the pie services key theirs."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(flat_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(detail, list) and detail and all(isinstance(m, str) for m in detail):
+        return {prefix or "non_field_errors": [str(m) for m in detail]}
+    if isinstance(detail, list):
+        flat = {}
+        for index, value in enumerate(detail):
+            if value:
+                flat.update(flat_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+class BasicMetadata(SimpleMetadata):
+    """OPTIONS: name, description and media types. The OpenAPI schema describes the fields
+    (listing them here would need a serializer per method, and a view without one crashed)."""
+
+    def determine_metadata(self, request: Request, view: APIView) -> dict[str, Any]:
+        metadata = super().determine_metadata(request, view)
+        metadata.pop("actions", None)
+        return metadata
+
+    def determine_actions(self, request: Request, view: APIView) -> dict[str, Any]:
+        return {}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict."
+    default_code = "conflict"
+
+
+class _Inputs:
+    """JSON bodies with numbers as Decimal; no NUL characters anywhere in the input."""
+
+    parser_classes = [DecimalJSONParser]
+    metadata_class = BasicMetadata
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        params = request.query_params
+        if contains_nul([*params.keys(), *(v for key in params for v in params.getlist(key))]):
+            raise exceptions.ParseError(NUL_MESSAGE)
+        if contains_nul(request.headers.get("Idempotency-Key", "")):
+            raise exceptions.ParseError(NUL_MESSAGE)
+
+
+class PiesAPIView(_Inputs, APIView):
+    """Every API view: JSON in (numbers as Decimal), JSON out."""
+
+
+class PiesListView(_Inputs, generics.ListAPIView):
+    pass
+
+
+class StaffOnly(permissions.IsAdminUser):
+    """Staff endpoints: 401 without credentials, 403 for a signed-in investor."""
+
+
+def account_for(request: Request, pk: int) -> Account:
+    """The signed-in user's account ``pk``; anyone else's is a 404, exactly like a missing one."""
+    return get_object_or_404(Account.objects.for_user(request.user).investor(), pk=pk)
+
+
+def query(serializer_class: type[s.serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def body(serializer_class: type[s.serializers.Serializer], request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 255},
+    OpenApiParameter.HEADER,
+    description="Same key and body: the first result (200), nothing new. Another body: 409.",
+)
+ACCOUNT_ID = OpenApiParameter("account_id", int, OpenApiParameter.PATH, description="Account id.")

@@ -1,0 +1,125 @@
+"""Forms of the investor pages: sign up, cash flows, rebalance confirmation, settings.
+
+Forms check the shape of the input (a money amount is a plain positive number with at most two
+decimals); the services decide everything that needs the database (the withdrawal limit, one
+pending rebalance per pie) and the views put their ``IntentError`` next to the field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from trading.models import Account
+from trading.money import MAX_DEPOSIT, ZERO, parse_amount
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label="Email", help_text="For password resets only.", max_length=254)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email already exists.")
+        return email
+
+
+class AmountField(forms.CharField):
+    """A money amount parsed exactly by ``trading.money.parse_amount`` (never a float)."""
+
+    def __init__(self, *, maximum: Decimal | None = None, **kwargs: Any) -> None:
+        self.maximum = maximum
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Decimal | None:
+        text = super().clean(value)
+        if text in (None, ""):
+            return None
+        try:
+            return parse_amount(text, maximum=self.maximum)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class IntentForm(forms.Form):
+    """Every rendered intent form carries its own key, so a double click or a resubmit of the
+    same rendered form creates one intent (the service dedupes on it)."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", new_idempotency_key())
+        super().__init__(*args, **kwargs)
+
+
+class DepositForm(IntentForm):
+    amount = AmountField(
+        label="Amount", maximum=MAX_DEPOSIT, help_text="From $0.01 to $1,000,000.00."
+    )
+
+
+class WithdrawalForm(IntentForm):
+    amount = AmountField(label="Amount", required=False)
+    withdraw_all = forms.BooleanField(
+        label="Withdraw everything (sells every holding)", required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "amount" in self.errors:
+            return data
+        if data.get("withdraw_all") and data.get("amount") is not None:
+            self.add_error("amount", "Leave the amount empty to withdraw everything.")
+        elif not data.get("withdraw_all") and data.get("amount") is None:
+            self.add_error("amount", "Enter an amount, or choose to withdraw everything.")
+        return data
+
+
+class RebalanceForm(IntentForm):
+    pie = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class AccountSettingsForm(forms.ModelForm):
+    min_cash = forms.CharField(
+        label="Minimum cash",
+        max_length=40,
+        help_text="Cash kept uninvested when auto-invest runs.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Account
+        fields = ("name", "auto_invest", "min_cash", "window_preference", "lot_method")
+        labels = {
+            "name": "Account name",
+            "auto_invest": "Auto-invest cash above the minimum",
+            "window_preference": "Trade window",
+            "lot_method": "Lot method (which shares are sold first)",
+        }
+
+    def clean_min_cash(self) -> Decimal:
+        text = str(self.cleaned_data["min_cash"]).strip()
+        if text in ("0", "0.0", "0.00"):
+            return ZERO
+        try:
+            return parse_amount(text, maximum=Decimal("9999999999999999.99"))
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None

@@ -1,0 +1,150 @@
+"""``manage.py bench_trade_window --accounts N --slices K --seed S`` (performance.md, section 2).
+
+By default it works in a scratch database (``<NAME>_bench``, created, migrated and dropped by
+the command), so the benchmark's thousands of accounts never land in the development database
+(the ledger is append-only: they could not be deleted afterwards). ``--in-place`` writes into
+the configured database instead: point DATABASE_URL at a scratch database for that.
+
+Generation is untimed (COPY). The window is timed per phase; every SQL statement it sends is
+counted; peak RSS is the process's; rows written are counted from the tables afterwards; the
+same number of rows is then COPY-ed (binary) into a temp table for the ratio. The last line is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+
+from bench.trade_window import generate
+from trading.books import verify_books
+from trading.window import open_adhoc_window, run_window
+
+_ROWS_WRITTEN = """
+SELECT
+    (SELECT COUNT(*) FROM trading_windowaccount WHERE window_id = %(w)s)
+  + (SELECT COUNT(*) FROM trading_intent WHERE window_id = %(w)s)
+  + 2 * (SELECT COUNT(*) FROM trading_order WHERE window_id = %(w)s)
+  + (SELECT COUNT(*) FROM trading_blockorder WHERE window_id = %(w)s)
+  + (SELECT COUNT(*) FROM trading_fill f JOIN trading_blockorder b ON b.id = f.block_id
+     WHERE b.window_id = %(w)s)
+  + (SELECT COUNT(*) FROM trading_ledgerentry WHERE window_id = %(w)s)
+  + (SELECT COUNT(*) FROM trading_lot l JOIN trading_order o ON o.id = l.order_id
+     WHERE o.window_id = %(w)s)
+  + 2 * (SELECT COUNT(*) FROM trading_disposal d JOIN trading_order o ON o.id = d.order_id
+     WHERE o.window_id = %(w)s)
+  + (SELECT COUNT(DISTINCT position_id) FROM trading_order
+     WHERE window_id = %(w)s AND status = 'filled')
+  + (SELECT COUNT(DISTINCT account_id) FROM trading_ledgerentry WHERE window_id = %(w)s)
+"""
+
+
+class Command(BaseCommand):
+    help = "Benchmark one trade window over generated accounts (performance.md section 2)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--accounts", type=int, default=1000)
+        parser.add_argument("--slices", type=int, default=10)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--chunk-size", type=int, default=None)
+        parser.add_argument(
+            "--in-place",
+            action="store_true",
+            help="Write into the configured database instead of a scratch one.",
+        )
+        parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["in_place"]:
+            self.bench(options)
+            return
+        creation = connection.creation
+        original = connection.settings_dict["NAME"]
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{original}_bench"
+        creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            self.bench(options)
+        finally:
+            creation.destroy_test_db(original, verbosity=0, keepdb=options["keep"])
+
+    def bench(self, options: dict[str, Any]) -> None:
+        accounts, slices = options["accounts"], options["slices"]
+        started = time.perf_counter()
+        written = generate(accounts=accounts, slices=slices, seed=options["seed"])
+        self.stdout.write(f"generated {written} in {time.perf_counter() - started:.1f}s (untimed)")
+
+        statements = 0
+
+        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+            nonlocal statements
+            statements += 1
+            return execute(sql, params, many, context)
+
+        window = open_adhoc_window()
+        started = time.perf_counter()
+        with connection.execute_wrapper(count):
+            report = run_window(window.pk, chunk_size=options["chunk_size"])
+        wall = time.perf_counter() - started
+        peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        with connection.cursor() as cursor:
+            cursor.execute(_ROWS_WRITTEN, {"w": window.pk})
+            (rows_written,) = cursor.fetchone()
+        violations = verify_books()
+        copy_s = self.copy_time(rows_written)
+
+        phases = {phase: round(seconds, 4) for phase, seconds in report["timings"].items()}
+        for phase, seconds in phases.items():
+            self.stdout.write(f"  {phase:<9} {seconds:8.3f} s")
+        self.stdout.write(f"  window    {wall:8.3f} s wall, {statements} SQL statements")
+        self.stdout.write(
+            f"  {report['accounts']} accounts, {report['orders']} orders, "
+            f"{report['blocks']} blocks, {rows_written} rows written, "
+            f"peak RSS {peak_rss_mib:.0f} MiB"
+        )
+        self.stdout.write(
+            f"  binary COPY of {rows_written} rows: {copy_s:.3f} s; "
+            f"window / copy = {wall / copy_s:.2f}"
+        )
+        self.stdout.write(
+            "  verify_books: " + ("OK" if not violations else "; ".join(violations[:5]))
+        )
+        self.stdout.write(
+            json.dumps(
+                {
+                    "accounts": accounts,
+                    "slices": slices,
+                    "wall_s": round(wall, 4),
+                    "phases": phases,
+                    "sql_statements": statements,
+                    "peak_rss_mib": round(peak_rss_mib, 1),
+                    "rows_written": rows_written,
+                    "copy_s": round(copy_s, 4),
+                    "copy_ratio": round(wall / copy_s, 2),
+                    "books_ok": not violations,
+                }
+            )
+        )
+
+    def copy_time(self, rows: int) -> float:
+        """Time a binary COPY of ``rows`` rows (id, amount, text) into a temp table."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE bench_copy (id bigint, amount numeric(18, 2), note text)"
+            )
+            raw = cursor.cursor
+            amount = Decimal("123.45")
+            started = time.perf_counter()
+            with raw.copy("COPY bench_copy (id, amount, note) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "numeric", "text"])
+                for n in range(rows):
+                    copy.write_row((n, amount, "window:1:order:1"))
+            elapsed = time.perf_counter() - started
+            cursor.execute("DROP TABLE bench_copy")
+        return elapsed

@@ -1,0 +1,28 @@
+"""Leave room in the pages of the rows a window updates, so the updates are HOT.
+
+A window inserts orders and updates them once filled; it updates cash, position quantities and
+lots' remaining quantities in place. With full pages every such update writes a new entry in
+every index of the table; with free space on the page PostgreSQL can keep the new row version
+on the same page and skip the indexes (none of these columns is indexed).
+"""
+
+from django.db import migrations
+
+TABLES = {
+    "trading_order": 70,
+    "trading_position": 80,
+    "trading_account": 80,
+    "trading_lot": 80,
+    "trading_intent": 80,
+}
+
+
+class Migration(migrations.Migration):
+    dependencies = [("trading", "0004_operations_group")]
+
+    operations = [
+        migrations.RunSQL(
+            [f"ALTER TABLE {table} SET (fillfactor = {value})" for table, value in TABLES.items()],
+            [f"ALTER TABLE {table} RESET (fillfactor)" for table in TABLES],
+        )
+    ]

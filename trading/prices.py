@@ -1,0 +1,197 @@
+"""Importing prices from CSV (`symbol,at,price`): validate every row, then upsert set-based.
+
+A file either imports whole or not at all: a price file is usually one day's (or one
+history's) closes, and half of it would leave the window engine pricing some securities at
+today's close and others at yesterday's without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from trading.models import Security
+from trading.money import PRICE_DIGITS
+
+HEADER = ("symbol", "at", "price")
+MARKET_CLOSE = time(16, 0)
+MAX_ERRORS = 200  # past this, more messages help nobody; the file needs fixing anyway
+BATCH_SIZE = 5000
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_MAX_INTEGER_DIGITS = PRICE_DIGITS[0] - PRICE_DIGITS[1]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    line: int
+    symbol: str
+    security_id: int
+    at: datetime
+    price: Decimal
+
+
+def market_zone() -> ZoneInfo:
+    return ZoneInfo(settings.MARKET_TIME_ZONE)
+
+
+def close_of(day: date) -> datetime:
+    """The NYSE close of ``day`` (16:00 New York time), as an aware datetime."""
+    return datetime.combine(day, MARKET_CLOSE, tzinfo=market_zone())
+
+
+def parse_at(raw: str) -> datetime:
+    """A bare date is that day's close; a datetime without an offset is New York time."""
+    text = raw.strip()
+    if _DATE_ONLY.match(text):
+        return close_of(date.fromisoformat(text))
+    value = datetime.fromisoformat(text.replace(" ", "T", 1))
+    if value.tzinfo is None:
+        # Price files come from market data in exchange time, not from our UTC storage.
+        value = value.replace(tzinfo=market_zone())
+    return value
+
+
+def parse_price(raw: str) -> Decimal:
+    text = raw.strip()
+    # Only plain decimals: "1e3", "NaN", "-5" and "1,234.00" are all mistakes in a price file.
+    if not _PLAIN_NUMBER.match(text):
+        raise ValueError(f"bad number {raw!r}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"bad number {raw!r}") from None
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > PRICE_DIGITS[1]:
+        raise ValueError(f"bad number {raw!r}: at most {PRICE_DIGITS[1]} decimals")
+    if value <= 0:
+        raise ValueError(f"bad number {raw!r}: a price must be greater than zero")
+    if len(text.split(".")[0].lstrip("0")) > _MAX_INTEGER_DIGITS:
+        raise ValueError(f"bad number {raw!r}: too large")
+    return value
+
+
+def _lines(source: str | bytes | IO[str] | IO[bytes]) -> Iterable[str]:
+    if isinstance(source, bytes):
+        source = source.decode("utf-8-sig")
+    if isinstance(source, str):
+        return io.StringIO(source.lstrip("\ufeff"), newline="")
+    first = source.read(0)
+    if isinstance(first, bytes):
+        return io.TextIOWrapper(source, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+    return source  # type: ignore[return-value]
+
+
+def parse_price_csv(
+    source: str | bytes | IO[str] | IO[bytes],
+) -> tuple[list[PriceRow], list[str]]:
+    """Parse and validate a whole price file. Returns (rows, errors); rows are only usable
+    when errors is empty. Errors name their line (the header is line 1)."""
+    errors: list[str] = []
+    raw_rows: list[tuple[int, str, str, str]] = []
+    try:
+        reader = csv.reader(_lines(source))
+        header = next(reader, None)
+        if header is None:
+            return [], ["line 1: the file is empty (expected the header symbol,at,price)"]
+        if tuple(cell.strip().lower() for cell in header) != HEADER:
+            return [], [f"line 1: expected the header symbol,at,price, got {','.join(header)!r}"]
+        for cells in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != 3:
+                errors.append(
+                    f"line {line}: expected 3 columns (symbol,at,price), got {len(cells)}"
+                )
+                continue
+            raw_rows.append((line, cells[0].strip().upper(), cells[1], cells[2]))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        return [], [*errors, f"the file is not readable CSV text: {exc}"]
+
+    symbols = {symbol for _, symbol, _, _ in raw_rows}
+    ids = dict(Security.objects.filter(symbol__in=symbols).values_list("symbol", "id"))
+
+    rows: list[PriceRow] = []
+    seen: dict[tuple[int, datetime], int] = {}
+    for line, symbol, raw_at, raw_price in raw_rows:
+        problems: list[str] = []
+        security_id = ids.get(symbol)
+        if security_id is None:
+            problems.append(f"unknown symbol {symbol!r}" if symbol else "missing symbol")
+        try:
+            at = parse_at(raw_at)
+        except ValueError:
+            at = None
+            problems.append(f"bad date {raw_at.strip()!r} (use YYYY-MM-DD or an ISO datetime)")
+        try:
+            price = parse_price(raw_price)
+        except ValueError as exc:
+            price = None
+            problems.append(str(exc))
+        if security_id is not None and at is not None:
+            key = (security_id, at)
+            if key in seen:
+                problems.append(f"duplicate of line {seen[key]} ({symbol} at {raw_at.strip()})")
+            else:
+                seen[key] = line
+        if problems:
+            errors.append(f"line {line}: " + "; ".join(problems))
+        elif len(errors) == 0:
+            assert security_id is not None and at is not None and price is not None
+            rows.append(PriceRow(line, symbol, security_id, at, price))
+        if len(errors) >= MAX_ERRORS:
+            errors.append(f"stopped after {MAX_ERRORS} errors")
+            break
+    if errors:
+        return [], errors
+    return rows, []
+
+
+_UPSERT = """
+INSERT INTO trading_price (security_id, at, price)
+SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::numeric[])
+ON CONFLICT (security_id, at) DO UPDATE SET price = EXCLUDED.price
+WHERE trading_price.price IS DISTINCT FROM EXCLUDED.price
+"""
+
+
+@transaction.atomic
+def import_prices(
+    rows: list[PriceRow],
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Upsert validated rows on (security, at), in batches, in one transaction.
+
+    Returns the number of rows in the file (re-importing the same file is a no-op that
+    still counts them: the count says what the prices now are, not what changed).
+    """
+    total = len(rows)
+    with connection.cursor() as cursor:
+        for start in range(0, total, batch_size):
+            batch = rows[start : start + batch_size]
+            cursor.execute(
+                _UPSERT,
+                [
+                    [row.security_id for row in batch],
+                    [row.at for row in batch],
+                    [row.price for row in batch],
+                ],
+            )
+            if progress is not None:
+                progress(min(start + batch_size, total), total)
+    return total

@@ -1,0 +1,31 @@
+"""Thin Celery tasks: take ids, call a service. Every one is safe to run twice.
+
+``tick`` runs every minute from beat (pieproject/celery.py); the work is claimed in the
+database (unique window rows, conditional UPDATEs), never by trusting a message to arrive once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+
+from trading.services import open_due_windows, pay_due_dividends
+from trading.window import run_window
+
+
+@shared_task(name="trading.tasks.tick", ignore_result=True)
+def tick(now: str | None = None) -> dict[str, list[int]]:
+    # ``now`` (ISO 8601, with an offset) is for operators and tests; beat sends none.
+    return open_due_windows(now=datetime.fromisoformat(now) if now else None)
+
+
+@shared_task(name="trading.tasks.run_window_task")
+def run_window_task(window_id: int) -> dict:
+    # The engine claims or resumes the window itself, so a duplicate message is a no-op.
+    return run_window(window_id)
+
+
+@shared_task(name="trading.tasks.pay_dividends", ignore_result=True)
+def pay_dividends() -> dict[str, str]:
+    return {str(pk): str(amount) for pk, amount in pay_due_dividends().items()}

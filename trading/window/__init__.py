@@ -1,0 +1,194 @@
+"""The trade window engine: freeze, plan, net, execute, allocate, post (product.md, Trade windows).
+
+``run_window`` runs a window exactly once, whoever calls it and however often:
+- a session-level advisory lock on the window id admits one runner at a time (a second caller,
+  thread or process, gets the report as it stands and does nothing);
+- the claim is a conditional UPDATE (scheduled, failed, or running with no live runner, which
+  is a crashed run) that also counts the attempt;
+- every phase records its progress in ``TradeWindow.progress`` in the same transaction as its
+  effects: freeze and execute once per window, plan and post once per chunk of accounts. A
+  rerun skips what is recorded, so a crash after any chunk resumes and applies nothing twice.
+
+A failed run marks the window ``failed`` with its error; its intents stay pending, bound to the
+window, and ``run_window`` on it again resumes it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from trading.brokers import Broker, SimulatedBroker
+from trading.calendar import market_date
+from trading.models import Session, TradeWindow, WindowStatus
+from trading.window.common import (
+    LOCK_NAMESPACE,
+    Run,
+    SystemAccounts,
+    WindowFault,
+    dump_json,
+    fetch,
+    load_json,
+    window_prices,
+)
+from trading.window.execute import execute
+from trading.window.freeze import freeze
+from trading.window.net import net_orders
+from trading.window.plan import plan_chunk
+from trading.window.post import close, load_fill_prices, post_chunk
+
+__all__ = ["WindowFault", "open_adhoc_window", "run_window"]
+
+LATE_AFTER_SECONDS = 60
+
+
+def open_adhoc_window(now: datetime | None = None) -> TradeWindow:
+    """A window starting now that serves every account (staff "run now", demos)."""
+    now = now or timezone.now()
+    return TradeWindow.objects.create(
+        trade_date=market_date(now), session=Session.ADHOC, scheduled_at=now
+    )
+
+
+@contextmanager
+def _runner_lock(window_id: int) -> Iterator[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, window_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, window_id])
+
+
+def _runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:200]
+
+
+def _claim(window_id: int, chunk_size: int | None) -> Run | None:
+    rows = fetch(
+        """
+        UPDATE trading_tradewindow
+        SET status = 'running', attempts = attempts + 1, error = '',
+            heartbeat_at = clock_timestamp(), claimed_by = %s,
+            started_at = COALESCE(started_at, clock_timestamp())
+        WHERE id = %s AND status IN ('scheduled', 'running', 'failed')
+        RETURNING trade_date, session, scheduled_at, progress, timings, attempts
+        """,
+        [_runner_name(), window_id],
+    )
+    if not rows:
+        return None
+    trade_date, session, scheduled_at, progress, timings, attempts = rows[0]
+    progress = load_json(progress)
+    progress["attempts"] = attempts
+    run = Run(
+        window_id=window_id,
+        trade_date=trade_date,
+        session=session,
+        scheduled_at=scheduled_at,
+        chunk_size=chunk_size or settings.PIES_WINDOW_CHUNK_SIZE,
+        system=SystemAccounts.load(),
+        progress=progress,
+    )
+    run.timings = {key: float(value) for key, value in load_json(timings).items()}
+    return run
+
+
+def _report_of(window_id: int) -> dict[str, Any]:
+    window = TradeWindow.objects.get(pk=window_id)
+    report = dict(window.report or {})
+    report.setdefault("status", window.status)
+    return report
+
+
+def _late_seconds(window_id: int, run: Run) -> int | None:
+    window = TradeWindow.objects.only("report", "started_at").get(pk=window_id)
+    late = (window.report or {}).get("late_seconds")
+    if run.session != Session.ADHOC and window.started_at:
+        started = int((window.started_at - run.scheduled_at).total_seconds())
+        late = max(late or 0, started)
+    return late if late and late >= LATE_AFTER_SECONDS else None
+
+
+def _record_failure(run: Run, exc: BaseException) -> None:
+    fetch(
+        """
+        UPDATE trading_tradewindow
+        SET status = 'failed', error = %s, timings = %s::jsonb, heartbeat_at = clock_timestamp()
+        WHERE id = %s AND status = 'running'
+        RETURNING 1
+        """,
+        [f"{type(exc).__name__}: {exc}"[:5000], dump_json(run.timings), run.window_id],
+    )
+
+
+def run_window(
+    window_id: int,
+    *,
+    broker: Broker | None = None,
+    fail_after_chunk: int | None = None,
+    chunk_size: int | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) window ``window_id`` and return its report.
+
+    ``fail_after_chunk=k`` raises ``WindowFault`` right after the k-th chunk (plan chunks,
+    then post chunks, counted in this run) committed: the crash-and-resume tests use it.
+    ``chunk_size`` overrides ``PIES_WINDOW_CHUNK_SIZE`` for a window not frozen yet.
+    """
+    with _runner_lock(window_id) as held:
+        if not held:
+            return _report_of(window_id)  # another runner has it: it will finish it
+        run = _claim(window_id, chunk_size)
+        if run is None:
+            return _report_of(window_id)  # done (or missed): nothing to do, ever again
+        try:
+            return _run(run, broker or SimulatedBroker(), fail_after_chunk)
+        except BaseException as exc:
+            _record_failure(run, exc)
+            raise
+
+
+def _run(run: Run, broker: Broker, fail_after_chunk: int | None) -> dict[str, Any]:
+    committed = 0
+
+    def chunk_committed() -> None:
+        nonlocal committed
+        committed += 1
+        if fail_after_chunk is not None and committed == fail_after_chunk:
+            raise WindowFault(f"Injected fault after chunk {committed} of window {run.window_id}")
+
+    with run.timed("freeze"):
+        run.prices, run.symbols = window_prices(run.scheduled_at)
+        if not run.progress.get("freeze"):
+            freeze(run)
+    for chunk in range(int(run.progress.get("plan", 0)), run.chunks()):
+        with run.timed("plan"):
+            plan_chunk(run, chunk)
+        chunk_committed()
+    if not run.progress.get("execute"):
+        with run.timed("net"):
+            blocks = net_orders(run)
+        with run.timed("execute"):
+            execute(run, blocks, broker)
+    prices = load_fill_prices(run)
+    for chunk in range(int(run.progress.get("post", 0)), run.chunks()):
+        post_chunk(run, chunk, prices)
+        chunk_committed()
+    with run.timed("close"):
+        return close(run, late_seconds=_late_seconds(run.window_id, run))
+
+
+# For callers that want the statuses without importing the models module.
+DONE = WindowStatus.DONE

@@ -1,0 +1,104 @@
+"""Phase 1, freeze: take the intents created before the window's start and fix its accounts.
+
+One statement binds the intents (``window_id`` set where still pending and unbound, so a
+cancelled intent or one another window took is never taken) and records which accounts the
+window serves, numbered into chunks: those with a bound intent, and those with auto-invest on
+whose cash exceeds ``min_cash`` by at least the trigger (a dividend, an earlier deposit whose
+buy waited for a price). Fixing the set here is what lets a resumed run see the same accounts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close
+from trading.models import USER_ACCOUNT_KINDS, Session
+from trading.window.common import Run, fetch, load_json
+
+# Accounts that trade in this window: everyone (ad-hoc, or an early-close morning), or those
+# preferring this session, or those worth at least 25,000.00 at the window's prices.
+_ELIGIBLE_BY_VALUE = """
+    lp AS (
+        SELECT DISTINCT ON (security_id) security_id, price
+        FROM trading_price WHERE at <= %(at)s
+        ORDER BY security_id, at DESC
+    ),
+    invested AS (
+        SELECT p.account_id, SUM(p.quantity * lp.price) AS value
+        FROM trading_position p JOIN lp ON lp.security_id = p.security_id
+        WHERE p.quantity > 0
+        GROUP BY p.account_id
+    ),
+    eligible AS (
+        SELECT a.id, a.cash, a.min_cash, a.auto_invest
+        FROM trading_account a LEFT JOIN invested i ON i.account_id = a.id
+        WHERE a.kind = ANY(%(kinds)s)
+          AND (a.window_preference = %(session)s OR a.cash + COALESCE(i.value, 0) >= %(both)s)
+    ),"""
+_ELIGIBLE_ALL = """
+    eligible AS (
+        SELECT a.id, a.cash, a.min_cash, a.auto_invest
+        FROM trading_account a WHERE a.kind = ANY(%(kinds)s)
+    ),"""
+_FREEZE = """
+WITH {eligible}
+    bound AS (
+        UPDATE trading_intent t SET window_id = %(window)s
+        FROM eligible e
+        WHERE t.account_id = e.id AND t.status = 'pending' AND t.window_id IS NULL
+          AND t.created_at < %(at)s
+        RETURNING t.account_id
+    ),
+    chosen AS (
+        SELECT account_id FROM bound
+        UNION
+        SELECT id FROM eligible
+        WHERE auto_invest AND cash - min_cash >= %(trigger)s AND cash - min_cash > 0
+    ),
+    rows AS (
+        INSERT INTO trading_windowaccount (window_id, account_id, chunk)
+        SELECT %(window)s, account_id, (row_number() OVER (ORDER BY account_id) - 1) / %(size)s
+        FROM chosen
+        ON CONFLICT (window_id, account_id) DO NOTHING
+        RETURNING chunk
+    ),
+    saved AS (
+        UPDATE trading_tradewindow
+        SET progress = progress || jsonb_build_object(
+                'freeze', true,
+                'chunks', (SELECT COALESCE(MAX(chunk) + 1, 0) FROM rows),
+                'accounts', (SELECT COUNT(*) FROM rows),
+                'intents', (SELECT COUNT(*) FROM bound)),
+            phase = 'freeze', heartbeat_at = clock_timestamp()
+        WHERE id = %(window)s
+        RETURNING progress
+    )
+SELECT progress FROM saved
+"""
+
+
+def serves_everyone(run: Run) -> bool:
+    return run.session == Session.ADHOC or (
+        run.session == MORNING and is_early_close(run.trade_date)
+    )
+
+
+def freeze(run: Run) -> None:
+    sql = _FREEZE.format(eligible=_ELIGIBLE_ALL if serves_everyone(run) else _ELIGIBLE_BY_VALUE)
+    with transaction.atomic():
+        [(progress,)] = fetch(
+            sql,
+            {
+                "window": run.window_id,
+                "at": run.scheduled_at,
+                "kinds": list(USER_ACCOUNT_KINDS),
+                "session": run.session,
+                "both": BOTH_WINDOWS_VALUE,
+                "trigger": Decimal(settings.PIES_AUTO_INVEST_TRIGGER),
+                "size": run.chunk_size,
+            },
+        )
+    run.progress = load_json(progress)

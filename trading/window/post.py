@@ -1,0 +1,353 @@
+"""Phase 6, post: a chunk's fills written to the books; then the window's residues and report.
+
+A chunk is one transaction: four reads (orders, accounts, open lots, intents) and one write
+statement (orders filled, lots opened and consumed, disposals, ledger entries, cash, positions,
+intents done, removed slices, the window's progress).
+
+``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
+compared with what the block delivered (the net, and the broker settlement), and the house
+account takes the difference, so that for every block
+
+    sum(account buy shares) - sum(account sell shares) + house_quantity = +/- net_quantity
+    sum(buys paid) - sum(sells received) = settlement_amount + house_cash
+
+The house's shares are held in a position without a slice, as zero-cost lots; its cash comes
+from CLEARING, which then nets to zero for the window. With the simulated broker and no
+slippage both residues are non-negative by construction (planned quantities are what
+allocation gives; settlement rounds in the house's favour). A broker that fills away from the
+window price makes first-order residues (e.g. the shares a prorated buyer could not pay for):
+the house then needs cash of its own to carry them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+from typing import Any
+
+from django.db import transaction
+
+from trading.lots import OpenLot
+from trading.window.allocate import OrderRow, Settlement, Withdrawal
+from trading.window.common import (
+    Run,
+    dump_json,
+    fetch,
+    insert_ledger,
+    save_progress,
+    update_cash,
+    write_all,
+)
+
+_ACCOUNTS = """
+    SELECT a.id, a.cash, a.lot_method
+    FROM trading_windowaccount wa JOIN trading_account a ON a.id = wa.account_id
+    WHERE wa.window_id = %s AND wa.chunk = %s
+"""
+# The chunk's accounts by id from here on: the window's rows were just written and have no
+# planner statistics yet, so joining them again invites a nested loop.
+_ORDERS = """
+    SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity
+    FROM trading_order o
+    WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s AND o.status = 'planned'
+    ORDER BY o.account_id, o.id
+"""
+_LOTS = """
+    SELECT l.id, l.position_id, l.acquired_on, l.remaining_quantity, l.remaining_cost
+    FROM trading_lot l
+    WHERE l.remaining_quantity > 0 AND l.position_id IN (
+        SELECT o.position_id FROM trading_order o
+        WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s
+          AND o.status = 'planned' AND o.side = 'sell')
+"""
+_INTENTS = """
+    SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.slice_id
+    FROM trading_intent t
+    WHERE t.account_id = ANY(%s::bigint[]) AND t.window_id = %s AND t.status = 'pending'
+    ORDER BY t.created_at, t.id
+"""
+_FILL_ORDERS = """
+    UPDATE trading_order o
+    SET status = 'filled', quantity = u.quantity, price = u.price, filled_amount = u.filled
+    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])
+        AS u(id, quantity, price, filled)
+    WHERE o.id = u.id
+    RETURNING 1
+"""
+_NEW_LOTS = """
+    INSERT INTO trading_lot (position_id, order_id, acquired_on, quantity, remaining_quantity,
+        cost_basis, remaining_cost)
+    SELECT u.position_id, u.order_id, %s, u.quantity, u.quantity, u.cost, u.cost
+    FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[])
+        AS u(position_id, order_id, quantity, cost)
+    RETURNING 1
+"""
+_CONSUME_LOTS = """
+    UPDATE trading_lot l SET remaining_quantity = u.quantity, remaining_cost = u.cost
+    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS u(id, quantity, cost)
+    WHERE l.id = u.id
+    RETURNING 1
+"""
+_DISPOSALS = """
+    INSERT INTO trading_disposal (lot_id, order_id, account_id, security_id, acquired_on,
+        sold_on, quantity, proceeds, cost_basis, gain, term)
+    SELECT u.lot_id, u.order_id, u.account_id, u.security_id, u.acquired_on, %s, u.quantity,
+        u.proceeds, u.cost, u.gain, u.term
+    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[],
+                %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[])
+        AS u(lot_id, order_id, account_id, security_id, acquired_on, quantity, proceeds, cost,
+             gain, term)
+    RETURNING 1
+"""
+_POSITIONS = """
+    UPDATE trading_position p SET quantity = p.quantity + u.delta
+    FROM unnest(%s::bigint[], %s::numeric[]) AS u(id, delta)
+    WHERE p.id = u.id
+    RETURNING 1
+"""
+_INTENTS_DONE = """
+    UPDATE trading_intent t SET status = 'done', finished_at = statement_timestamp()
+    FROM unnest(%s::bigint[]) AS u(id)
+    WHERE t.id = u.id AND t.status = 'pending'
+    RETURNING 1
+"""
+# A removing slice whose position is empty after this window is removed for good. The CTEs of
+# one statement share a snapshot, so the position's new quantity is its old one plus the delta.
+_REMOVED_SLICES = """
+    UPDATE pies_slice s SET status = 'removed'
+    FROM unnest(%s::bigint[]) AS u(id)
+    WHERE s.id = u.id AND s.status = 'removing' AND NOT EXISTS (
+        SELECT 1 FROM trading_position p
+        LEFT JOIN unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) ON d.id = p.id
+        WHERE p.slice_id = s.id AND p.quantity + COALESCE(d.delta, 0) > 0
+    )
+    RETURNING 1
+"""
+
+
+def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def load_fill_prices(run: Run) -> dict[int, tuple[Decimal, Decimal]]:
+    rows = fetch(
+        "SELECT security_id, fill_price, window_price FROM trading_blockorder WHERE window_id = %s",
+        [run.window_id],
+    )
+    return {security_id: (fill, window) for security_id, fill, window in rows}
+
+
+def post_chunk(run: Run, chunk: int, prices: dict[int, tuple[Decimal, Decimal]]) -> None:
+    with transaction.atomic(), localcontext() as context:
+        context.prec = 60
+        with run.timed("post"):
+            accounts = fetch(_ACCOUNTS, [run.window_id, chunk])
+            ids = [row[0] for row in accounts]
+            orders = [OrderRow(*row) for row in fetch(_ORDERS, [ids, run.window_id])]
+            lots: dict[int, list[OpenLot]] = {}
+            for lot_id, position_id, acquired_on, quantity, cost in fetch(
+                _LOTS, [ids, run.window_id]
+            ):
+                lots.setdefault(position_id, []).append(
+                    OpenLot(lot_id, acquired_on, quantity, cost)
+                )
+            intents = fetch(_INTENTS, [ids, run.window_id])
+
+        with run.timed("allocate"):
+            orders_of: dict[int, list[OrderRow]] = {}
+            for order in orders:
+                orders_of.setdefault(order.account_id, []).append(order)
+            withdrawals_of: dict[int, list[Withdrawal]] = {}
+            removals: list[int] = []
+            for intent_id, account_id, kind, amount, withdraw_all, slice_id in intents:
+                if kind == "withdrawal":
+                    withdrawals_of.setdefault(account_id, []).append(
+                        Withdrawal(intent_id, amount, withdraw_all)
+                    )
+                elif kind == "removal" and slice_id is not None:
+                    removals.append(slice_id)
+            book = Settlement(run.window_id, run.trade_date, run.system)
+            for account_id, cash, lot_method in accounts:
+                book.settle_account(
+                    account_id=account_id,
+                    cash=cash,
+                    lot_method=lot_method,
+                    orders=orders_of.get(account_id, []),
+                    lots=lots,
+                    withdrawals=withdrawals_of.get(account_id, []),
+                    prices=prices,
+                )
+
+        stats = run.progress.setdefault("post_stats", {})
+        stats["orders_filled"] = stats.get("orders_filled", 0) + len(book.orders)
+        stats["lots_opened"] = stats.get("lots_opened", 0) + len(book.new_lots)
+        stats["disposals"] = stats.get("disposals", 0) + len(book.disposals)
+        stats["prorated_accounts"] = stats.get("prorated_accounts", 0) + book.prorated
+        if book.short_withdrawals:
+            stats.setdefault("short_withdrawals", []).extend(book.short_withdrawals)
+        run.progress["post"] = chunk + 1
+
+        moved = _columns([(k, v) for k, v in book.positions.items() if v != 0], 2)
+        with run.timed("post"):
+            write_all(
+                [
+                    (_FILL_ORDERS, _columns(book.orders, 4)),
+                    (_NEW_LOTS, [run.trade_date, *_columns(book.new_lots, 4)]),
+                    (_CONSUME_LOTS, _columns(book.lot_updates, 3)),
+                    (_DISPOSALS, [run.trade_date, *_columns(book.disposals, 10)]),
+                    insert_ledger(run.window_id, book.ledger),
+                    update_cash(book.cash),
+                    (_POSITIONS, moved),
+                    (_INTENTS_DONE, [[row[0] for row in intents]]),
+                    (_REMOVED_SLICES, [removals, *moved]),
+                    save_progress(run, "post"),
+                ]
+            )
+
+
+# Per block: the house takes what the accounts did not get (shares and cash); then its
+# position, zero-cost lots, the residue entries (CLEARING -> HOUSE) and both cash balances.
+_RESIDUES = """
+WITH allocated AS MATERIALIZED (  -- computed once: the blocks just written have no stats yet
+    SELECT security_id,
+           SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END) AS shares,
+           SUM(CASE WHEN side = 'buy' THEN filled_amount ELSE -filled_amount END) AS cash
+    FROM trading_order
+    WHERE window_id = %(window)s AND status = 'filled'
+    GROUP BY security_id
+),
+blocks AS (
+    UPDATE trading_blockorder b
+    SET house_quantity = CASE WHEN b.net_side = 'sell' THEN -b.net_quantity
+                              ELSE b.net_quantity END - COALESCE(a.shares, 0),
+        house_cash = COALESCE(a.cash, 0) - b.settlement_amount
+    FROM trading_blockorder b2 LEFT JOIN allocated a ON a.security_id = b2.security_id
+    WHERE b.id = b2.id AND b2.window_id = %(window)s
+    RETURNING b.id, b.security_id, b.house_quantity, b.house_cash
+),
+positions AS (
+    INSERT INTO trading_position (account_id, security_id, slice_id, quantity)
+    SELECT %(house)s, security_id, NULL, house_quantity FROM blocks WHERE house_quantity > 0
+    ON CONFLICT (account_id, security_id) WHERE slice_id IS NULL
+    DO UPDATE SET quantity = trading_position.quantity + EXCLUDED.quantity
+    RETURNING id, security_id
+),
+lots AS (
+    INSERT INTO trading_lot (position_id, order_id, acquired_on, quantity, remaining_quantity,
+        cost_basis, remaining_cost)
+    SELECT p.id, NULL, %(day)s, b.house_quantity, b.house_quantity, 0, 0
+    FROM positions p JOIN blocks b ON b.security_id = p.security_id
+    RETURNING 1
+),
+entries AS (
+    INSERT INTO trading_ledgerentry
+        (account_id, amount, kind, reference, window_id, intent_id, dividend_id, created_at)
+    SELECT side.account_id, side.sign * b.house_cash, 'residue',
+           'window:' || %(window)s || ':block:' || b.id, %(window)s, NULL, NULL,
+           statement_timestamp()
+    FROM blocks b
+    CROSS JOIN (VALUES (%(house)s::bigint, 1), (%(clearing)s::bigint, -1)) AS side(account_id, sign)
+    WHERE b.house_cash <> 0
+    RETURNING 1
+),
+cash AS (
+    UPDATE trading_account a
+    SET cash = a.cash + CASE WHEN a.id = %(house)s THEN t.total ELSE -t.total END
+    FROM (SELECT COALESCE(SUM(house_cash), 0) AS total FROM blocks) t
+    WHERE a.id IN (%(house)s, %(clearing)s) AND t.total <> 0
+    RETURNING 1
+)
+SELECT COUNT(*), COALESCE(SUM(house_quantity), 0), COALESCE(SUM(house_cash), 0),
+       (SELECT COUNT(*) FROM lots), (SELECT COUNT(*) FROM entries), (SELECT COUNT(*) FROM cash)
+FROM blocks
+"""
+_COUNTS = """
+SELECT
+    (SELECT COUNT(*) FROM trading_windowaccount WHERE window_id = %(window)s),
+    (SELECT COALESCE(jsonb_object_agg(status, n), '{}'::jsonb) FROM (
+        SELECT status, COUNT(*) AS n FROM trading_intent WHERE window_id = %(window)s
+        GROUP BY status) i),
+    (SELECT COALESCE(jsonb_object_agg(status, n), '{}'::jsonb) FROM (
+        SELECT status, COUNT(*) AS n FROM trading_order WHERE window_id = %(window)s
+        GROUP BY status) o),
+    (SELECT COUNT(*) FROM trading_blockorder WHERE window_id = %(window)s),
+    (SELECT COUNT(*) FROM trading_fill f JOIN trading_blockorder b ON b.id = f.block_id
+        WHERE b.window_id = %(window)s),
+    (SELECT COALESCE(SUM(crossed_quantity), 0) FROM trading_blockorder
+        WHERE window_id = %(window)s)
+"""
+
+
+def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
+    """Residues to the house, the report, status done: one transaction."""
+    from trading.window.common import load_json
+
+    params = {
+        "window": run.window_id,
+        "house": run.system.house,
+        "clearing": run.system.clearing,
+        "day": run.trade_date,
+    }
+    with transaction.atomic():
+        [(blocks, house_shares, house_cash, _, _, _)] = fetch(_RESIDUES, params)
+        [(accounts, intents, orders, block_count, fills, crossed)] = fetch(_COUNTS, params)
+        intents, orders = load_json(intents), load_json(orders)
+        plan_stats = run.progress.get("plan_stats", {})
+        post_stats = run.progress.get("post_stats", {})
+        report: dict[str, Any] = {
+            "window": run.window_id,
+            "status": "done",
+            "session": run.session,
+            "trade_date": run.trade_date.isoformat(),
+            "accounts": accounts,
+            "intents": sum(intents.values()),
+            "orders": orders.get("filled", 0),
+            "blocks": block_count,
+            "fills": fills,
+            "counts": {
+                "accounts": accounts,
+                "intents": intents,
+                "orders": orders,
+                "blocks": block_count,
+                "fills": fills,
+                "deposits_credited": plan_stats.get("deposits", 0),
+                "lots_opened": post_stats.get("lots_opened", 0),
+                "disposals": post_stats.get("disposals", 0),
+                "prorated_accounts": post_stats.get("prorated_accounts", 0),
+            },
+            "crossed_shares": str(crossed),
+            "house": {"shares": str(house_shares), "cash": str(house_cash)},
+            "skipped": {
+                "no_price": [
+                    {"symbol": symbol, **entry}
+                    for symbol, entry in sorted(run.progress.get("waiting", {}).items())
+                ],
+                "removals_waiting": plan_stats.get("released", 0),
+            },
+            "failed_intents": plan_stats.get("intents_failed", 0),
+            "short_withdrawals": post_stats.get("short_withdrawals", []),
+            "timings": {phase: round(seconds, 4) for phase, seconds in run.timings.items()},
+            "attempts": run.progress.get("attempts", 1),
+        }
+        if late_seconds:
+            report["late_seconds"] = late_seconds
+        run.progress["close"] = True
+        fetch(
+            """
+            UPDATE trading_tradewindow
+            SET status = 'done', phase = 'done', report = %s::jsonb, timings = %s::jsonb,
+                progress = %s::jsonb, finished_at = clock_timestamp(),
+                heartbeat_at = clock_timestamp(), error = ''
+            WHERE id = %s
+            RETURNING 1
+            """,
+            [
+                dump_json(report),
+                dump_json(report["timings"]),
+                dump_json(run.progress),
+                run.window_id,
+            ],
+        )
+    del blocks
+    return report
