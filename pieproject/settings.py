@@ -121,6 +121,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
 # Stored times are UTC; trade windows are computed in New York time (trading/calendar.py).
@@ -131,6 +132,8 @@ MARKET_TIME_ZONE = "America/New_York"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# With DEBUG on, serve straight from the app folders (no collectstatic needed on a laptop).
+WHITENOISE_AUTOREFRESH = DEBUG
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -190,6 +193,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "kind": name them instead of hashing.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountKindEnum": "pies.serializers.ACCOUNT_KINDS",
+        "SecurityKindEnum": "trading.models.SecurityKind",
+    },
 }
 
 # Celery: one Redis URL for the broker, the results and the cache.

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from pies.models import Slice
-from tests.trading.conftest_engine import add_cash, build_account, intent, orders_by_path
+from tests.trading.conftest_engine import add_cash, build_account, intent, orders_by_path, security
 from trading.books import verify_books
 from trading.brokers import BlockRequest, Broker, BrokerFill, SimulatedBroker
 from trading.models import (
@@ -336,4 +336,55 @@ def test_a_scheduled_window_serves_its_session_and_large_accounts_and_says_it_is
     assert statuses[too_late.pk] == ("pending", None)  # created after the start
     assert report["accounts"] == 2
     assert report["late_seconds"] >= 120
+    assert verify_books() == []
+
+
+def test_removing_a_whole_sub_pie_sells_every_leaf_below_it_and_reinvests_in_the_parent(alice):
+    from pies.services import save_pie_tree
+
+    spec = {
+        "slices": [
+            {"name": "VTI", "target_percent": "60", "value": "600"},
+            {
+                "name": "Bonds",
+                "target_percent": "40",
+                "slices": [
+                    {"name": "BND", "target_percent": "50", "value": "200"},
+                    {"name": "TIP", "target_percent": "50", "value": "100.50"},
+                ],
+            },
+        ]
+    }
+    account, leaves = build_account(alice, spec, auto_invest=False)
+    security("VXUS")
+    # The investor drops the Bonds sub-pie and adds VXUS: one edit, nothing trades yet.
+    save_pie_tree(
+        account=account,
+        tree={
+            "slices": [
+                {"target_percent": "50", "symbol": "VTI"},
+                {"target_percent": "50", "symbol": "VXUS"},
+            ]
+        },
+        version=1,
+    )
+    bonds = Slice.objects.get(pie__account=account, child_pie__name="Bonds")
+    removal = Intent.objects.get(account=account, kind="removal")
+    assert (bonds.status, removal.slice_id) == ("removing", bonds.pk)
+
+    window = open_adhoc_window()
+    run_window(window.pk)
+
+    assert orders_by_path(window.pk, leaves, "sell") == {
+        "Bonds/BND": "200.00",
+        "Bonds/TIP": "100.50",
+    }
+    buys = Order.objects.filter(window=window, side="buy").select_related("security")
+    # 300.50 goes to the portfolio pie, whatever auto-invest says: VXUS (empty) first.
+    assert {o.security.symbol: str(o.amount) for o in buys} == {"VXUS": "300.50"}
+    removal.refresh_from_db()
+    assert removal.status == "done"
+    assert set(
+        Slice.objects.filter(pie__account=account, status="removed").values_list("pk", flat=True)
+    ) == {bonds.pk, leaves["Bonds/BND"].pk, leaves["Bonds/TIP"].pk}
     assert verify_books() == []

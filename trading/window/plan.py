@@ -104,6 +104,8 @@ class AccountPlan:
         self.by_slice: dict[int, Leaf] = {}
         self.child_target: dict[int, int] = {}
         self.paths: dict[int, str] = {}
+        # sub-pie slice -> (its parent pie, its own pie, status), for removals of whole sub-pies
+        self.subpies: dict[int, tuple[int, int, str]] = {}
         for (
             slice_id,
             pie_id,
@@ -117,6 +119,7 @@ class AccountPlan:
             if child_id is not None:
                 self.children.setdefault(pie_id, []).append((target_bp, child_id))
                 self.child_target[child_id] = target_bp
+                self.subpies[slice_id] = (pie_id, child_id, status)
                 continue
             price = prices.get(security_id)
             quantity = quantity or ZERO
@@ -231,7 +234,44 @@ class AccountPlan:
             self._sell(allocation.amounts, "withdrawal", intent_id, allocation.explanations)
         return False
 
+    def leaves_under(self, pie_id: int) -> list[Leaf]:
+        found: list[Leaf] = []
+        for _, child in self.children.get(pie_id, []):
+            found.extend([child] if isinstance(child, Leaf) else self.leaves_under(child))
+        return found
+
+    def reinvest(self, pie_id: int, amount: Decimal, intent_id: int) -> None:
+        """Removal proceeds go back into the same parent pie, whatever auto-invest says."""
+        if amount >= 1 and self.has_active(pie_id):
+            target = self.child_target.get(pie_id, 10_000)
+            self._buy(
+                allocate_buy(self.node(pie_id, target), amount, rule="removal"),
+                "removal",
+                intent_id,
+            )
+
+    def remove_subpie(self, intent_id: int, slice_id: int) -> None:
+        """A removed sub-pie is sold whole, every leaf below it, and reinvested in its parent."""
+        parent_id, pie_id, status = self.subpies[slice_id]
+        if status != "removing":
+            return  # cancelled meanwhile: the intent is simply done
+        held = [
+            item for item in self.leaves_under(pie_id) if item.quantity > 0 and not item.sold_all
+        ]
+        if any(item.price is None for item in held):
+            self.outcome.intents[intent_id] = ("pending", "", True)  # waits for every price
+            return
+        amounts = {item.path: floor_cents(item.value) for item in held}
+        proceeds = self._sell(amounts, "removal", intent_id, {})
+        for item in held:
+            item.sold_all = True
+        self.free += proceeds
+        self.reinvest(parent_id, proceeds, intent_id)
+
     def remove(self, intent_id: int, slice_id: int | None) -> None:
+        if slice_id in self.subpies:
+            self.remove_subpie(intent_id, slice_id)
+            return
         item = self.by_slice.get(slice_id) if slice_id is not None else None
         if item is None or item.status != "removing" or item.quantity <= 0:
             return  # cancelled meanwhile, or nothing held: the intent is simply done
@@ -243,13 +283,7 @@ class AccountPlan:
         self._sell({item.path: amount}, "removal", intent_id, {})
         item.sold_all = True
         self.free += amount
-        if amount >= 1 and self.has_active(item.pie_id):
-            target = self.child_target.get(item.pie_id, 10_000)
-            self._buy(
-                allocate_buy(self.node(item.pie_id, target), amount, rule="removal"),
-                "removal",
-                intent_id,
-            )
+        self.reinvest(item.pie_id, amount, intent_id)
 
     def rebalance(self, intent_id: int, pie_id: int | None) -> None:
         if pie_id is None or pie_id not in self.paths:

@@ -110,16 +110,26 @@ _INTENTS_DONE = """
     WHERE t.id = u.id AND t.status = 'pending'
     RETURNING 1
 """
-# A removing slice whose position is empty after this window is removed for good. The CTEs of
-# one statement share a snapshot, so the position's new quantity is its old one plus the delta.
+# A removing slice whose shares are all gone after this window is removed for good, with
+# everything below it when it is a sub-pie. The CTEs of one statement share a snapshot, so a
+# position's new quantity is its old one plus the delta.
 _REMOVED_SLICES = """
-    UPDATE pies_slice s SET status = 'removed'
-    FROM unnest(%s::bigint[]) AS u(id)
-    WHERE s.id = u.id AND s.status = 'removing' AND NOT EXISTS (
-        SELECT 1 FROM trading_position p
+    WITH RECURSIVE tree(root, id, child_pie_id) AS (
+        SELECT s.id, s.id, s.child_pie_id
+        FROM pies_slice s JOIN unnest(%s::bigint[]) AS u(id) ON s.id = u.id
+        WHERE s.status = 'removing'
+        UNION ALL
+        SELECT t.root, c.id, c.child_pie_id
+        FROM tree t JOIN pies_slice c ON c.pie_id = t.child_pie_id AND c.status <> 'removed'
+    ), still_held AS (
+        SELECT DISTINCT t.root
+        FROM tree t JOIN trading_position p ON p.slice_id = t.id
         LEFT JOIN unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) ON d.id = p.id
-        WHERE p.slice_id = s.id AND p.quantity + COALESCE(d.delta, 0) > 0
+        WHERE p.quantity + COALESCE(d.delta, 0) > 0
     )
+    UPDATE pies_slice s SET status = 'removed', target_bp = 0
+    FROM tree t
+    WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
     RETURNING 1
 """
 
