@@ -27,11 +27,10 @@ from django.views.decorators.http import require_POST
 
 from trading import calendar
 from trading.models import Intent, IntentKind, TradeWindow, WindowStatus
+from trading.services.windows import LAST_TICK_KEY
 
 log = logging.getLogger(__name__)
 
-# The tick task stores its last run time here (cache key, before the "pies" KEY_PREFIX).
-LAST_TICK_KEY = "last_tick_at"
 # verify_books scans the whole ledger: the page caches its verdict instead of paying for it
 # on every reload; "Check the books now" recomputes.
 BOOKS_KEY = "ops:books"

@@ -9,14 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
 
 from trading.services import open_due_windows, pay_due_dividends
+from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
 
 
 @shared_task(name="trading.tasks.tick", ignore_result=True)
 def tick(now: str | None = None) -> dict[str, list[int]]:
     # ``now`` (ISO 8601, with an offset) is for operators and tests; beat sends none.
+    cache.set(LAST_TICK_KEY, timezone.now(), None)
     return open_due_windows(now=datetime.fromisoformat(now) if now else None)
 
 

@@ -236,3 +236,17 @@ def test_the_tick_task_takes_an_injected_time(db, enqueued):
 
     tick.apply(kwargs={"now": ny(TUESDAY, 15, 0, 10).isoformat()}).get()
     assert windows() == [(TUESDAY, "morning", "missed"), (TUESDAY, "afternoon", "scheduled")]
+
+
+def test_the_tick_task_records_when_it_last_ran_for_the_operations_page(db, enqueued):
+    from django.core.cache import cache
+
+    from trading.ops import last_tick
+    from trading.services.windows import LAST_TICK_KEY
+    from trading.tasks import tick
+
+    cache.delete(LAST_TICK_KEY)
+    assert last_tick() is None
+    before = timezone.now()
+    tick.apply(kwargs={"now": ny(TUESDAY, 15, 0, 10).isoformat()}).get()
+    assert before <= last_tick() <= timezone.now()

@@ -30,6 +30,10 @@ from trading.models import Session, TradeWindow, WindowStatus
 TICK = "tick"
 
 
+# The tick task records when it last ran (shown on /ops/ as the scheduler's pulse).
+LAST_TICK_KEY = "last_tick_at"
+
+
 def _stall() -> timedelta:
     return timedelta(seconds=settings.PIES_WINDOW_STALL_SECONDS)
 
