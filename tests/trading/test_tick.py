@@ -7,6 +7,7 @@ import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -151,11 +152,9 @@ def test_a_running_window_is_resumed_even_after_its_successor_is_due(db, enqueue
 
 
 def _worker_env() -> dict[str, str]:
-    db = connection.settings_dict
-    database_url = (
-        f"postgresql://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
+    # The same server as this process (TCP or the embedded server's socket), the test database.
+    url = urlsplit(settings.DATABASE_URL)
+    database_url = urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}"))
     return {
         **os.environ,
         "DATABASE_URL": database_url,
