@@ -219,6 +219,8 @@ PIES_WINDOW_CHUNK_SIZE = env_int("PIES_WINDOW_CHUNK_SIZE", 10000, minimum=1)
 PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=0)
 # A running window whose heartbeat is older than this is re-enqueued by the tick.
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
+# A failed window is retried by the tick until it has run this many times in all.
+PIES_WINDOW_MAX_ATTEMPTS = env_int("PIES_WINDOW_MAX_ATTEMPTS", 3, minimum=1)
 
 LOGGING = {
     "version": 1,

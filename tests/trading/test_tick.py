@@ -63,7 +63,7 @@ def test_a_tick_before_the_first_window_or_on_a_holiday_does_nothing(db, enqueue
 def test_two_ticks_in_the_same_minute_open_and_enqueue_the_window_once(db, enqueued):
     open_due_windows(now=ny(TUESDAY, 9, 30, 1))
     second = open_due_windows(now=ny(TUESDAY, 9, 30, 40))
-    assert second == {"created": [], "enqueued": [], "missed": [], "resumed": []}
+    assert second == {"created": [], "enqueued": [], "missed": [], "resumed": [], "retried": []}
     assert TradeWindow.objects.count() == 1
     assert len(enqueued) == 1
 
@@ -249,3 +249,27 @@ def test_the_tick_task_records_when_it_last_ran_for_the_operations_page(db, enqu
     before = timezone.now()
     tick.apply(kwargs={"now": ny(TUESDAY, 15, 0, 10).isoformat()}).get()
     assert before <= last_tick() <= timezone.now()
+
+
+def test_a_failed_window_is_retried_a_few_times_then_left_to_staff(db, enqueued, settings):
+    from django.core.cache import cache
+
+    settings.PIES_WINDOW_STALL_SECONDS = 60
+    settings.PIES_WINDOW_MAX_ATTEMPTS = 3
+    window = TradeWindow.objects.create(
+        trade_date=TUESDAY,
+        session="morning",
+        scheduled_at=ny(TUESDAY, 9, 30),
+        status=WindowStatus.FAILED,
+        attempts=1,
+        heartbeat_at=ny(TUESDAY, 9, 31),
+        error="BrokerDown: try later",
+    )
+    cache.delete_many([f"window-retry:{window.pk}:{n}" for n in range(5)])
+    assert open_due_windows(now=ny(TUESDAY, 9, 31, 30))["retried"] == []  # not a stall yet
+    assert open_due_windows(now=ny(TUESDAY, 9, 33))["retried"] == [window.pk]
+    assert open_due_windows(now=ny(TUESDAY, 9, 34))["retried"] == []  # sent once per attempt
+    assert enqueued.count(window.pk) == 1
+
+    TradeWindow.objects.filter(pk=window.pk).update(attempts=3)
+    assert open_due_windows(now=ny(TUESDAY, 9, 40))["retried"] == []  # staff take it from here

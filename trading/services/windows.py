@@ -86,7 +86,13 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
     own short transaction: a tick holds no lock while it enqueues.
     """
     now = now or timezone.now()
-    outcome: dict[str, list[int]] = {"created": [], "enqueued": [], "missed": [], "resumed": []}
+    outcome: dict[str, list[int]] = {
+        "created": [],
+        "enqueued": [],
+        "missed": [],
+        "resumed": [],
+        "retried": [],
+    }
     started = [window for window in slots_on(market_date(now)) if window.starts_at <= now]
     if started:
         for superseded in started[:-1]:
@@ -149,4 +155,15 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
         if cache.add(key, now.isoformat(), timeout=settings.PIES_WINDOW_STALL_SECONDS):
             _enqueue(window_id)
             outcome["resumed"].append(window_id)
+
+    # A failed window keeps its intents (some of its chunks may be applied already), so they
+    # are served by retrying it: the engine resumes where it stopped and applies nothing twice.
+    # A few automatic retries, one stall period apart; after that, staff retry from the admin.
+    failed = TradeWindow.objects.filter(
+        status=WindowStatus.FAILED, attempts__lt=settings.PIES_WINDOW_MAX_ATTEMPTS
+    ).filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+    for window_id, attempts in failed.values_list("id", "attempts"):
+        if cache.add(f"window-retry:{window_id}:{attempts}", now.isoformat(), timeout=None):
+            _enqueue(window_id)
+            outcome["retried"].append(window_id)
     return outcome
