@@ -34,6 +34,9 @@ def wait_for_htmx(page: Page) -> None:
 
 
 def add_security(page: Page, symbol: str, *, to: str) -> None:
+    # A new sub-pie's name reaches this list with the as-you-type answer: wait for it (a
+    # loaded machine can take longer than the debounce).
+    expect(page.get_by_label("Add to").locator("option", has_text=to)).to_have_count(1)
     page.get_by_label("Add to").select_option(label=to)
     page.get_by_label("Search securities").fill(symbol[:2])
     page.get_by_role("button", name=f"Add {symbol}", exact=True).click()
