@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.metadata import SimpleMetadata
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from trading import serializers as s
 from trading.models import Account
 from trading.renderers import NUL_MESSAGE, DecimalJSONParser, contains_nul
+from trading.views import get_account_for_user
 
 
 def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -87,8 +87,11 @@ class StaffOnly(permissions.IsAdminUser):
 
 
 def account_for(request: Request, pk: int) -> Account:
-    """The signed-in user's account ``pk``; anyone else's is a 404, exactly like a missing one."""
-    return get_object_or_404(Account.objects.for_user(request.user).investor(), pk=pk)
+    """The signed-in user's account ``pk``; anyone else's is a 404, exactly like a missing one.
+
+    The same ownership rule as the web pages: one helper for both.
+    """
+    return get_account_for_user(request, pk)
 
 
 def query(serializer_class: type[s.serializers.Serializer], request: Request) -> dict[str, Any]:
