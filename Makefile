@@ -7,12 +7,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WITH_SERVERS := $(PY) -m pieproject.devservers --
 PYTEST_WORKERS ?= 2
+# CI sets JUNIT_DIR: each test stage then writes its JUnit XML there (.ci/summarize.py sums them).
+JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 
-.PHONY: run test test-faults fuzz lint format bench screenshots clean
+.PHONY: venv run test test-faults fuzz lint lint-ruff-check lint-ruff-format lint-migrations \
+	format bench screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(VENV)/.test-deps
 
 $(VENV)/.run-deps: requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -34,20 +39,26 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.test-deps
 	rm -f .coverage .coverage.*
 	$(WITH_SERVERS) $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not faults" \
-	  --cov --cov-report= $(PYTEST_ARGS)
+	  --cov --cov-report= $(JUNIT) $(PYTEST_ARGS)
 	$(PY) -m coverage report --include=pies/allocation.py,trading/lots.py --fail-under=100 --show-missing
 
 # pytest exits 5 when nothing is marked `faults`: that is not a failure of this target.
 test-faults: $(VENV)/.test-deps
-	$(WITH_SERVERS) sh -c '$(PY) -m pytest -m faults -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	$(WITH_SERVERS) sh -c '$(PY) -m pytest -m faults -p no:cacheprovider $(JUNIT) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no fault-injection tests collected"; exit 0; fi; exit $$rc'
 
 fuzz: $(VENV)/.test-deps
-	$(WITH_SERVERS) $(PY) -m tests.fuzz.run_schemathesis
+	FUZZ_JUNIT=$(if $(JUNIT_DIR),$(JUNIT_DIR)/fuzz.xml) $(WITH_SERVERS) $(PY) -m tests.fuzz.run_schemathesis
 
-lint: $(VENV)/.test-deps
+lint: lint-ruff-check lint-ruff-format lint-migrations
+
+lint-ruff-check: $(VENV)/.test-deps
 	$(PY) -m ruff check .
+
+lint-ruff-format: $(VENV)/.test-deps
 	$(PY) -m ruff format --check .
+
+lint-migrations: $(VENV)/.test-deps
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 format: $(VENV)/.test-deps

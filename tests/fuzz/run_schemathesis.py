@@ -15,7 +15,7 @@
 
 Environment knobs: FUZZ_MAX_EXAMPLES (default 50 per operation), FUZZ_SEED (default 1, or
 "random"), FUZZ_TIMEOUT seconds for the schemathesis run (default 240), FUZZ_KEEP_DB=1 to keep
-the scratch database for a look afterwards.
+the scratch database for a look afterwards, FUZZ_JUNIT=path to write a JUnit XML report.
 """
 
 from __future__ import annotations
@@ -212,6 +212,9 @@ def run_schemathesis(port: int, token: str, account_id: int, intent_id: int) -> 
         ]
         if seed_value != "random":
             command += ["--seed", seed_value]
+        junit = os.environ.get("FUZZ_JUNIT")
+        if junit:  # CI sums every stage's tests from JUnit reports (.ci/summarize.py)
+            command += ["--report", "junit", "--report-junit-path", str(Path(junit).resolve())]
         log(" ".join(command).replace(token, "<token>"))
         try:
             return subprocess.run(command, cwd=tmp, timeout=timeout).returncode
