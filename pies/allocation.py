@@ -553,6 +553,8 @@ class RowRebalance:
         walk(root, 1, 1)
 
     def explain(self, row: int, keys: Sequence[str], root_key: str = "") -> dict:
+        """Why the order of ``row`` (as ``Explanation.as_dict`` gives it); ``keys`` name the rows
+        (leaf and sub-pie paths) and ``root_key`` the pie rebalanced."""
         tree = self._tree
         unit = self._unit
         total = self.total
