@@ -25,11 +25,12 @@ from pies.services import (
     open_account,
     save_pie_tree,
 )
-from pies.tree import invested_values, load_portfolio
+from pies.tree import load_portfolio
 from trading import serializers as s
 from trading.api.base import ACCOUNT_ID, PiesAPIView, PiesListView, account_for, body
 from trading.models import Account
 from trading.money import ZERO
+from trading.valuation import invested_values
 
 
 def _with_values(accounts: list[Account]) -> list[Account]:

@@ -23,9 +23,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from pies import services
 from pies.forms import EditorDataError, PieEditor, PieImportForm
 from pies.tree import PortfolioView, load_portfolio
+from trading.access import get_account_for_user
 from trading.models import Account, Security
 from trading.services import IntentError, preview_removal
-from trading.views import get_account_for_user
 
 SEARCH_LIMIT = 10
 

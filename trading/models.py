@@ -6,6 +6,8 @@ of product.md ("The books"), whatever code path writes the rows.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -375,6 +377,55 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.security_id} {self.amount}"
+
+    def explain(self) -> str:
+        """A sentence for "why did VTI get $400?" from the order's recorded explanation."""
+        data = self.explanation or {}
+        rule = str(data.get("rule") or self.reason or "")
+        label = RULE_TEXT.get(rule, rule.replace("_", " ").capitalize() or "Order")
+        verb = "got" if self.side == "buy" else "gave"
+        amount = f"${self.amount:,.2f}"
+        if rule == "rebalance":
+            text = f"{label}: {self.security} {verb} {amount} to bring it back to its target."
+        elif self.side == "buy":
+            text = f"{label}: {self.security} {verb} {amount} as one of the most underweight slices"
+        else:
+            text = f"{label}: {self.security} {verb} {amount} as one of the most overweight slices"
+        if rule != "rebalance":
+            ratio = _ratio(data.get("rho_before"), data.get("level"))
+            # rho / level is the child's value before the trade over its value after it: how
+            # far below its share it was (allocation.md: the lowest are raised first).
+            text += (
+                f" (before, it stood at {ratio} of its target share after the trade)."
+                if ratio
+                else "."
+            )
+        dropped = data.get("dropped") or []
+        if dropped:
+            text += " Below the $1.00 minimum, so skipped: " + ", ".join(map(str, dropped)) + "."
+        return text
+
+
+# How an order's rule reads in its explanation (Order.explain).
+RULE_TEXT = {
+    "deposit": "Deposit",
+    "dividend": "Dividend reinvested",
+    "auto_invest": "Auto-invest",
+    "auto-invest": "Auto-invest",
+    "withdrawal": "Withdrawal",
+    "removal": "Slice removal",
+    "rebalance": "Rebalance",
+}
+
+
+def _ratio(rho: object, level: object) -> str:
+    try:
+        before, after = Decimal(str(rho)), Decimal(str(level))
+    except ArithmeticError:
+        return ""
+    if not before.is_finite() or not after.is_finite() or after <= 0:
+        return ""
+    return f"{(before / after * 100).quantize(Decimal(1))}%"
 
 
 class BlockOrder(models.Model):

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
+from trading.calendar import close_of
 from trading.models import Security
 from trading.money import PRICE_DIGITS
 
 HEADER = ("symbol", "at", "price")
-MARKET_CLOSE = time(16, 0)
 MAX_ERRORS = 200  # past this, more messages help nobody; the file needs fixing anyway
 BATCH_SIZE = 5000
 
@@ -44,11 +44,6 @@ class PriceRow:
 
 def market_zone() -> ZoneInfo:
     return ZoneInfo(settings.MARKET_TIME_ZONE)
-
-
-def close_of(day: date) -> datetime:
-    """The NYSE close of ``day`` (16:00 New York time), as an aware datetime."""
-    return datetime.combine(day, MARKET_CLOSE, tzinfo=market_zone())
 
 
 def parse_at(raw: str) -> datetime:

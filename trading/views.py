@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,15 +28,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.authtoken.models import Token
 
 from pies.services import AccountLimitError, open_account
-from pies.tree import PortfolioView, invested_values, latest_prices, load_portfolio
+from pies.tree import PortfolioView, load_portfolio
 from trading import services
-from trading.calendar import (
-    CalendarRangeError,
-    WindowSlot,
-    is_trading_day,
-    market_date,
-    next_window_for,
-)
+from trading.access import get_account_for_user
+from trading.calendar import WindowSlot
 from trading.forms import (
     AccountSettingsForm,
     DepositForm,
@@ -54,17 +49,11 @@ from trading.models import (
     LedgerEntry,
     Lot,
     Order,
-    Position,
 )
-from trading.money import ZERO, half_up_cents
-from trading.prices import close_of
+from trading.money import ZERO
+from trading.valuation import invested_values, market_changes, next_window_or_none
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def get_account_for_user(request: HttpRequest, pk: int) -> Account:
-    """The signed-in user's investor account ``pk``; anyone else's reads as not found."""
-    return get_object_or_404(Account.objects.for_user(request.user).investor(), pk=pk)
 
 
 def render_page(
@@ -78,53 +67,8 @@ def render_page(
 
 
 def window_of(account: Account, value: Decimal, now: datetime | None = None) -> WindowSlot | None:
-    """The next window ``account`` trades in, judged by a value the caller already has (so
-    pages do not query the value twice)."""
-    try:
-        return next_window_for(
-            now=now or timezone.now(), preference=account.window_preference, value=value
-        )
-    except CalendarRangeError:
-        return None
-
-
-def previous_close(now: datetime) -> datetime:
-    """The close before the latest trading session that has opened: "today's change" is
-    measured from it (on a weekend, Friday's change is shown)."""
-    day = market_date(now)
-    opened = is_trading_day(day) and now >= close_of(day).replace(hour=9, minute=30)
-    if not opened:
-        day -= timedelta(days=1)
-        while not is_trading_day(day):
-            day -= timedelta(days=1)
-    day -= timedelta(days=1)
-    while not is_trading_day(day):
-        day -= timedelta(days=1)
-    return close_of(day)
-
-
-def market_changes(account_ids: list[int], now: datetime) -> dict[int, Decimal]:
-    """Per account: what today's prices did to the shares held now, against the previous
-    close. Securities without a price at both times count as unchanged (a new listing is
-    not a gain), and cash flows are not market moves, so they are left out too."""
-    try:
-        before_at = previous_close(now)
-    except CalendarRangeError:
-        return {}
-    held = list(
-        Position.objects.filter(account_id__in=account_ids, quantity__gt=0).values_list(
-            "account_id", "security_id", "quantity"
-        )
-    )
-    securities = {security_id for _, security_id, _ in held}
-    now_prices = latest_prices(securities, now)
-    then_prices = latest_prices(securities, before_at)
-    changes: dict[int, Decimal] = {}
-    for account_id, security_id, quantity in held:
-        if security_id in now_prices and security_id in then_prices:
-            move = quantity * (now_prices[security_id][0] - then_prices[security_id][0])
-            changes[account_id] = changes.get(account_id, ZERO) + move
-    return {account_id: half_up_cents(change) for account_id, change in changes.items()}
+    """The next window ``account`` trades in, judged by a value the page already has."""
+    return next_window_or_none(account, value, now or timezone.now())
 
 
 def _with_new_key(request: HttpRequest) -> Any:
@@ -301,7 +245,7 @@ def deposit(request: HttpRequest, pk: int) -> HttpResponse:
         "account": account,
         "form": form,
         "window": _next_window(account, portfolio),
-        "plan": _deposit_plan(portfolio, request.GET.get("amount") or request.POST.get("amount")),
+        "plan": _deposit_plan(account, portfolio, request),
         "has_slices": bool(portfolio.root.slices),
     }
     status = 400 if request.method == "POST" else 200
@@ -309,18 +253,16 @@ def deposit(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(request, "trading/deposit.html", context, partial=partial, status=status)
 
 
-def _deposit_plan(portfolio: PortfolioView, raw: str | None) -> list[tuple[str, Decimal]]:
-    """How the money rules would split this deposit at the current prices."""
-    from pies.allocation import allocate_buy
-    from trading.money import MAX_DEPOSIT, parse_amount
-
-    if not raw or not portfolio.root.slices:
+def _deposit_plan(
+    account: Account, portfolio: PortfolioView, request: HttpRequest
+) -> list[tuple[str, Decimal]]:
+    raw = request.GET.get("amount") or request.POST.get("amount")
+    if not raw:
         return []
     try:
-        amount = parse_amount(raw, maximum=MAX_DEPOSIT)
-    except ValueError:
-        return []
-    return list(allocate_buy(portfolio.to_node(), amount, rule="deposit").amounts.items())
+        return services.preview_deposit(account=account, amount=raw, view=portfolio)
+    except services.IntentError:
+        return []  # the form says what is wrong with the amount
 
 
 @login_required
@@ -465,52 +407,6 @@ def intent_cancel(request: HttpRequest, pk: int, intent_id: int) -> HttpResponse
 
 # --- activity, lots and gains ----------------------------------------------------------------
 
-RULE_TEXT = {
-    "deposit": "Deposit",
-    "dividend": "Dividend reinvested",
-    "auto_invest": "Auto-invest",
-    "auto-invest": "Auto-invest",
-    "withdrawal": "Withdrawal",
-    "removal": "Slice removal",
-    "rebalance": "Rebalance",
-}
-
-
-def explain(order: Order) -> str:
-    """A sentence for "why did VTI get $400?" from the order's recorded explanation."""
-    data = order.explanation or {}
-    rule = str(data.get("rule") or order.reason or "")
-    label = RULE_TEXT.get(rule, rule.replace("_", " ").capitalize() or "Order")
-    verb = "got" if order.side == "buy" else "gave"
-    amount = f"${order.amount:,.2f}"
-    if rule == "rebalance":
-        text = f"{label}: {order.security} {verb} {amount} to bring it back to its target."
-    elif order.side == "buy":
-        text = f"{label}: {order.security} {verb} {amount} as one of the most underweight slices"
-    else:
-        text = f"{label}: {order.security} {verb} {amount} as one of the most overweight slices"
-    if rule != "rebalance":
-        ratio = _ratio(data.get("rho_before"), data.get("level"))
-        # rho / level is the child's value before the trade over its value after it: how far
-        # below its share it was (allocation.md: the lowest are raised first).
-        text += (
-            f" (before, it stood at {ratio} of its target share after the trade)." if ratio else "."
-        )
-    dropped = data.get("dropped") or []
-    if dropped:
-        text += " Below the $1.00 minimum, so skipped: " + ", ".join(map(str, dropped)) + "."
-    return text
-
-
-def _ratio(rho: object, level: object) -> str:
-    try:
-        before, after = Decimal(str(rho)), Decimal(str(level))
-    except ArithmeticError:
-        return ""
-    if not before.is_finite() or not after.is_finite() or after <= 0:
-        return ""
-    return f"{(before / after * 100).quantize(Decimal(1))}%"
-
 
 @login_required
 @require_GET
@@ -522,8 +418,6 @@ def activity(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("window", "security")
         .order_by("-window__scheduled_at", "-window_id", "id")[:300]
     )
-    for order in orders:
-        order.why = explain(order)  # type: ignore[attr-defined]
     flows = list(LedgerEntry.objects.filter(account=account).select_related("window")[:200])
     context = {"account": account, "intents": intents, "orders": orders, "flows": flows}
     return render_page(request, "trading/activity.html", context, partial="activity-body")

@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from trading import serializers as s
+from trading.access import get_account_for_user
 from trading.models import Account
 from trading.renderers import NUL_MESSAGE, DecimalJSONParser, contains_nul
-from trading.views import get_account_for_user
 
 
 def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -14,7 +14,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from pies.tree import latest_prices
 from trading import serializers as s
 from trading.api.base import (
     PiesAPIView,
@@ -25,6 +24,7 @@ from trading.api.base import (
 )
 from trading.models import Dividend, Security
 from trading.prices import PriceRow, import_prices
+from trading.valuation import latest_prices
 
 MAX_PRICE_ROWS = 10_000
 

@@ -1,4 +1,5 @@
-"""The tax-impact preview: what a rebalance, a withdrawal or a slice removal would sell now.
+"""Previews: what a deposit would buy, and the tax impact of what a rebalance, a withdrawal or
+a slice removal would sell now.
 
 Estimates at the latest prices, with the same money rules the window uses (pies.allocation)
 and the account's lot method (trading.lots): the planned orders, the lots the sells would
@@ -17,11 +18,11 @@ from django.utils import timezone
 from pies.allocation import Allocation, Node, allocate_buy, allocate_sell, pie, rebalance
 from pies.models import Pie, Slice
 from pies.tree import PortfolioView, SliceView, load_portfolio, open_lots
-from trading.calendar import window_for_account
 from trading.lots import LONG, Consumption, OpenLot, consume_lots
 from trading.models import Account, Intent, IntentKind
-from trading.money import ZERO, ceil_shares, floor_cents
-from trading.services.intents import IntentError, _amount, available_to_withdraw
+from trading.money import MAX_DEPOSIT, ZERO, ceil_shares, floor_cents
+from trading.services.errors import IntentError, intent_amount
+from trading.valuation import available_to_withdraw, window_for_account
 
 RETIREMENT_NOTE = (
     "This is a retirement account: sales in it realise no taxable gains, so there is nothing "
@@ -207,6 +208,20 @@ def preview_rebalance(*, account: Account, pie: Pie | int | None = None) -> Prev
     return _build(account=account, view=view, sells=sells, buys=buys)
 
 
+def preview_deposit(
+    *, account: Account, amount: object, view: PortfolioView | None = None
+) -> list[tuple[str, Decimal]]:
+    """How a deposit of ``amount`` would be split over the pie at the latest prices, as (leaf
+    path, amount) pairs: the same rule the window applies (allocation.md, Buying), the most
+    underweight slices first. Empty while the pie has no slices. ``view`` is the account's
+    portfolio when the caller has loaded it already."""
+    value = intent_amount(amount, maximum=MAX_DEPOSIT)
+    view = view or load_portfolio(account)
+    if not view.root.slices:
+        return []
+    return list(allocate_buy(view.to_node(), value, rule="deposit").amounts.items())
+
+
 def preview_withdrawal(
     *, account: Account, amount: object = None, withdraw_all: bool = False
 ) -> Preview:
@@ -216,7 +231,7 @@ def preview_withdrawal(
     if withdraw_all:
         to_raise = view.root.value + account.cash  # at least everything: sells every leaf
     else:
-        value = _amount(amount)
+        value = intent_amount(amount)
         available = available_to_withdraw(account=account)
         if value > available:
             raise IntentError("amount", f"You can withdraw at most {available:,.2f}.")
