@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, Sum
@@ -95,16 +96,7 @@ class LotsView(PiesListView):
         return self.get_paginated_response(s.LotOutput(rows, many=True).data)
 
 
-GAINS_CSV_HEADER = [
-    "symbol",
-    "acquired_on",
-    "sold_on",
-    "quantity",
-    "proceeds",
-    "cost_basis",
-    "gain",
-    "term",
-]
+GAINS_CSV_HEADER = list(Disposal.GAIN_COLUMNS)
 
 
 class RealizedGainsView(PiesListView):
@@ -145,10 +137,7 @@ class RealizedGainsView(PiesListView):
     def get(self, request: Request, account_id: int) -> Response:
         account = account_for(request, account_id)
         year = query(s.GainsQuery, request).get("year")
-        disposals = Disposal.objects.filter(account=account).select_related("security")
-        if year is not None:
-            disposals = disposals.filter(sold_on__year=year)
-        disposals = disposals.order_by("sold_on", "id")
+        disposals = Disposal.objects.of(account, year=year).order_by("sold_on", "id")
         if request.accepted_renderer.format == "csv":
             rows = s.RealizedGainOutput(_gain_rows(disposals), many=True).data
             filename = f"realized-gains-{account.pk}-{year or 'all'}.csv"
@@ -168,20 +157,8 @@ class RealizedGainsView(PiesListView):
         return response
 
 
-def _gain_rows(disposals: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "symbol": d.security.symbol,
-            "acquired_on": d.acquired_on,
-            "sold_on": d.sold_on,
-            "quantity": d.quantity,
-            "proceeds": d.proceeds,
-            "cost_basis": d.cost_basis,
-            "gain": d.gain,
-            "term": d.term,
-        }
-        for d in disposals
-    ]
+def _gain_rows(disposals: Iterable[Disposal]) -> list[dict[str, Any]]:
+    return [disposal.gain_row() for disposal in disposals]
 
 
 class OrdersView(PiesListView):
