@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from pies.models import MAX_DEPTH, MAX_SECURITY_SLICES_PER_ACCOUNT, Pie, Slice, SliceStatus
 from trading.models import (
@@ -52,7 +55,7 @@ class StalePieVersion(Exception):
 
 
 @transaction.atomic
-def open_account(*, user: object, kind: str = AccountKind.INDIVIDUAL, name: str = "") -> Account:
+def open_account(*, user: User, kind: str = AccountKind.INDIVIDUAL, name: str = "") -> Account:
     """Open an account of ``kind`` with an empty portfolio pie (money stays cash until a save)."""
     if kind not in USER_ACCOUNT_KINDS:
         raise AccountLimitError(f"Unknown account kind {kind!r}.")
@@ -306,7 +309,8 @@ class _Applier:
             (
                 s
                 for s in candidates
-                if s.child_pie_id and s.child_pie.name.lower() == wanted.pie_name.lower()
+                # A null child_pie reads as None without a query.
+                if s.child_pie is not None and s.child_pie.name.lower() == wanted.pie_name.lower()
             ),
             None,
         )
@@ -322,8 +326,8 @@ class _Applier:
             self.used.add(existing.pk)
             existing.pie = pie
             existing.order = order
-            if existing.child_pie_id is not None:
-                child = existing.child_pie
+            child = existing.child_pie  # None, without a query, for a security slice
+            if child is not None:
                 if child.name != item.pie_name:
                     child.name = item.pie_name
                     child.save(update_fields=["name"])

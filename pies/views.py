@@ -187,9 +187,9 @@ def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     f"version {conflict.current_version}). Nothing was imported: import again "
                     "to replace it.",
                 )
-                data = form.data.copy()
+                data = request.POST.copy()  # what the form was bound to
                 data["version"] = str(conflict.current_version)
-                form.data = data
+                form.data = data  # type: ignore[assignment]  # the bound data: see PieImportForm
                 status = 409
             except services.PieValidationError as error:
                 for key, problems in error.errors.items():

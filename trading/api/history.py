@@ -32,7 +32,7 @@ from trading.money import ZERO
 from trading.renderers import CSVRenderer
 
 
-def leaf_paths(account: Account) -> dict[int, str]:
+def leaf_paths(account: Account) -> dict[int | None, str]:
     """Slice id -> leaf path ("Bonds/BND") for every security slice the account ever had
     (removed ones too: old orders and lots still name them). Two queries."""
     pies = {
@@ -49,7 +49,7 @@ def leaf_paths(account: Account) -> dict[int, str]:
             pie_id = pies[pie_id][1]
         return "/".join(reversed(names))
 
-    paths: dict[int, str] = {}
+    paths: dict[int | None, str] = {}
     for slice_id, pie_id, symbol in Slice.objects.filter(
         pie__account=account, security__isnull=False
     ).values_list("id", "pie_id", "security__symbol"):
@@ -78,7 +78,7 @@ class LotsView(PiesListView):
             lots = lots.filter(remaining_quantity__gt=0)
         elif wanted == "closed":
             lots = lots.filter(remaining_quantity=0)
-        page = self.paginate_queryset(lots.order_by("acquired_on", "id"))
+        page = self.page_of(lots.order_by("acquired_on", "id"))
         paths = leaf_paths(account) if page else {}
         rows = [
             {
@@ -148,7 +148,7 @@ class RealizedGainsView(PiesListView):
             short=Coalesce(Sum("gain", filter=Q(term=Term.SHORT)), ZERO),
             long=Coalesce(Sum("gain", filter=Q(term=Term.LONG)), ZERO),
         )
-        page = self.paginate_queryset(disposals)
+        page = self.page_of(disposals)
         response = self.get_paginated_response(
             s.RealizedGainOutput(_gain_rows(page), many=True).data
         )
@@ -174,7 +174,7 @@ class OrdersView(PiesListView):
             .select_related("window", "security", "position")
             .order_by("-window_id", "id")
         )
-        page = self.paginate_queryset(orders)
+        page = self.page_of(orders)
         paths = leaf_paths(account) if page else {}
         for order in page:
             order.path = paths.get(order.position.slice_id, order.security.symbol)

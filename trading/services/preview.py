@@ -134,7 +134,7 @@ def _build(
         orders.append(PlannedOrder(path, leaf_.symbol or "", "sell", amount, quantity))
         lots = [
             OpenLot(lot.id, lot.acquired_on, lot.remaining_quantity, lot.remaining_cost)
-            for lot in lots_by_position.get(leaf_.position_id, [])
+            for lot in (lots_by_position.get(leaf_.position_id, []) if leaf_.position_id else [])
         ]
         held = sum((lot.remaining_quantity for lot in lots), ZERO)
         if not lots or held <= 0:

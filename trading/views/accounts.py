@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from pieproject.htmx import HtmxHttpRequest, redirect_to, render_page
 from pies.services import AccountLimitError, open_account
 from pies.tree import load_portfolio
-from trading.access import get_account_for_user
+from trading.access import get_account_for_user, signed_in_user
 from trading.calendar import WindowSlot
 from trading.forms import AccountSettingsForm, SignupForm
 from trading.models import USER_ACCOUNT_KINDS, Account, AccountKind, Intent
@@ -96,7 +96,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def account_open(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     try:
-        account = open_account(user=request.user, kind=kind)
+        account = open_account(user=signed_in_user(request), kind=kind)
     except AccountLimitError as error:
         messages.error(request, str(error))
         return redirect("dashboard")
@@ -166,7 +166,7 @@ def account_settings(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def user_settings(request: HttpRequest) -> HttpResponse:
     accounts = list(Account.objects.for_user(request.user).investor())
-    token = Token.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user=signed_in_user(request)).first()
     return render(
         request,
         "trading/user_settings.html",
@@ -179,8 +179,9 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     # DRF's Token model holds one token per user: "create" on an existing one regenerates it
     # (the old key stops working at once).
-    Token.objects.filter(user=request.user).delete()
-    token = Token.objects.create(user=request.user)
+    user = signed_in_user(request)
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
     request.session["new_token"] = token.key
     messages.success(request, "New API token created. Copy it now: it replaces any older one.")
     return redirect("user_settings")
@@ -189,7 +190,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest) -> HttpResponse:
-    deleted, _ = Token.objects.filter(user=request.user).delete()
+    deleted, _ = Token.objects.filter(user=signed_in_user(request)).delete()
     if deleted:
         messages.success(request, "API token revoked: it no longer works.")
     return redirect("user_settings")
