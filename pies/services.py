@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 
@@ -98,7 +98,7 @@ def parse_target(raw: Any) -> int:
         raise ValueError("Enter the target as a number, like 33.33.") from None
     if not value.is_finite() or "e" in str(raw).lower():
         raise ValueError("Enter the target as a plain number, like 33.33.")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+    if cast(int, value.as_tuple().exponent) < -2:  # an int: the value is finite
         raise ValueError("Use at most two decimals for a target.")
     if value < 0 or value > 100:
         raise ValueError("A target is between 0 and 100.")
