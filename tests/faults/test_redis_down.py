@@ -18,8 +18,8 @@ from rest_framework.authtoken.models import Token
 
 from tests.faults.conftest import Processes, wait_until
 from trading.books import verify_books
-from trading.calendar import window_for_account
 from trading.models import Intent, IntentStatus, Position, TradeWindow
+from trading.valuation import window_for_account
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

@@ -35,8 +35,8 @@ from tests.faults.conftest import (
     wait_until,
 )
 from trading.books import verify_books
-from trading.calendar import window_for_account
 from trading.models import Intent, LedgerEntry, TradeWindow, WindowAccount, WindowStatus
+from trading.valuation import window_for_account
 from trading.window import open_adhoc_window, run_window
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

@@ -17,8 +17,8 @@ from trading.calendar import (
     next_window_for,
     sessions_on,
     trades_in,
-    window_for_account,
 )
+from trading.valuation import window_for_account
 
 
 def ny(*args: int) -> datetime:
