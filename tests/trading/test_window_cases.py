@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from pies.models import Slice
-from tests.trading.conftest_engine import add_cash, build_account, intent, orders_by_path, security
+from tests.trading.engine_helpers import add_cash, build_account, intent, orders_by_path, security
 from trading.books import verify_books
 from trading.brokers import BlockRequest, Broker, BrokerFill, SimulatedBroker
 from trading.models import (

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.trading.conftest_engine import build_account, intent, plain_user
+from tests.trading.engine_helpers import build_account, intent, plain_user
 from trading.books import verify_books
 from trading.models import Account, Disposal, Intent, LedgerEntry, Lot, Position, TradeWindow
 from trading.window import WindowFault, open_adhoc_window, run_window

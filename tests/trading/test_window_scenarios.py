@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trading.conftest_engine import build_account, intent, orders_by_path
+from tests.trading.engine_helpers import build_account, intent, orders_by_path
 from trading.books import verify_books
 from trading.models import Disposal, Order
 from trading.window import open_adhoc_window, run_window
