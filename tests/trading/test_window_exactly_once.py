@@ -161,7 +161,7 @@ def test_a_crash_after_any_chunk_resumes_to_the_same_books(make_user, fail_after
 
 
 def test_a_failed_window_keeps_its_intents_pending_until_the_retry(alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     account, _ = build_account(alice, {"slices": [{"name": "AAA", "target_percent": "100"}]})
     deposit = intent(account, "deposit", "10.00")
     window = open_adhoc_window()

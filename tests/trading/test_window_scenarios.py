@@ -28,7 +28,8 @@ def by_kind(kind: str) -> list:
 
 @pytest.mark.parametrize("scenario", by_kind("deposit"))
 def test_a_deposit_window_buys_exactly_the_scenario_amounts(scenario, alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"  # scenarios deposit amounts below the trigger too
+    # The scenarios deposit amounts below the trigger too.
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     account, leaves = build_account(alice, scenario["pie"])
     deposit = intent(account, "deposit", scenario["amount"])
 
