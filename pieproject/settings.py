@@ -135,11 +135,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
-# Stored times are UTC; trade windows are computed in New York time (trading/calendar.py).
+# Stored times are UTC; trade windows are computed in New York time, the exchange's time zone,
+# which is not a setting: trading.calendar.MARKET_TZ is its one definition.
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-MARKET_TIME_ZONE = "America/New_York"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from trading.models import Account
 
+# The exchange's time zone (XNYS, New York): its one definition (settings has no copy; a test
+# checks it against the exchange calendar's own).
 MARKET_TZ = ZoneInfo("America/New_York")
 MORNING = "morning"
 AFTERNOON = "afternoon"

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import IO
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from trading.calendar import MARKET_TZ
 from trading.models import Security
 from trading.money import PRICE_DIGITS
 
@@ -42,13 +41,9 @@ class PriceRow:
     price: Decimal
 
 
-def market_zone() -> ZoneInfo:
-    return ZoneInfo(settings.MARKET_TIME_ZONE)
-
-
 def close_of(day: date) -> datetime:
     """The NYSE close of ``day`` (16:00 New York time), as an aware datetime."""
-    return datetime.combine(day, MARKET_CLOSE, tzinfo=market_zone())
+    return datetime.combine(day, MARKET_CLOSE, tzinfo=MARKET_TZ)
 
 
 def parse_at(raw: str) -> datetime:
@@ -59,7 +54,7 @@ def parse_at(raw: str) -> datetime:
     value = datetime.fromisoformat(text.replace(" ", "T", 1))
     if value.tzinfo is None:
         # Price files come from market data in exchange time, not from our UTC storage.
-        value = value.replace(tzinfo=market_zone())
+        value = value.replace(tzinfo=MARKET_TZ)
     return value
 
 

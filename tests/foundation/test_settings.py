@@ -278,6 +278,7 @@ def test_settings_read_good_values_into_their_types(monkeypatch):
     assert loaded["LOGGING"]["root"]["level"] == "DEBUG"
     assert loaded["EMAIL_PORT"] == 587
     assert (loaded["CELERY_TASK_SOFT_TIME_LIMIT"], loaded["CELERY_TASK_TIME_LIMIT"]) == (30, 31)
+    assert "MARKET_TIME_ZONE" not in loaded  # trading.calendar.MARKET_TZ is the one definition
 
 
 def test_the_default_trigger_is_a_decimal_of_25(monkeypatch):
