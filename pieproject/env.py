@@ -75,9 +75,10 @@ def env_int(
     raw = _raw(name)
     if raw is None:
         return default
-    if not _INTEGER.fullmatch(raw):
+    if not _INTEGER.fullmatch(raw) or len(raw) > 30:  # int() refuses past 4,300 digits
         raise ConfigError(
-            f"Environment variable {name}={raw!r} is not an integer (ASCII digits only)."
+            f"Environment variable {name}={raw!r} is not an integer (ASCII digits only, "
+            "at most 30)."
         )
     value = int(raw)
     _bounded(name, raw, value, minimum, maximum)
