@@ -24,6 +24,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+# The exchange's time zone (XNYS, New York): its one definition (settings has no copy; a test
+# checks it against the exchange calendar's own).
 MARKET_TZ = ZoneInfo("America/New_York")
 MORNING = "morning"
 AFTERNOON = "afternoon"

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, cast
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection, transaction
 
-from trading.calendar import close_of
+from trading.calendar import MARKET_TZ, close_of
 from trading.models import Security
 from trading.money import PRICE_DIGITS
 
@@ -42,10 +40,6 @@ class PriceRow:
     price: Decimal
 
 
-def market_zone() -> ZoneInfo:
-    return ZoneInfo(settings.MARKET_TIME_ZONE)
-
-
 def parse_at(raw: str) -> datetime:
     """A bare date is that day's close; a datetime without an offset is New York time."""
     text = raw.strip()
@@ -54,7 +48,7 @@ def parse_at(raw: str) -> datetime:
     value = datetime.fromisoformat(text.replace(" ", "T", 1))
     if value.tzinfo is None:
         # Price files come from market data in exchange time, not from our UTC storage.
-        value = value.replace(tzinfo=market_zone())
+        value = value.replace(tzinfo=MARKET_TZ)
     return value
 
 

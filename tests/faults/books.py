@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Sum
 
-from tests.trading.conftest_engine import build_account, intent, plain_user
+from tests.trading.engine_helpers import build_account, intent, plain_user
 from trading.models import (
     Account,
     AccountKind,

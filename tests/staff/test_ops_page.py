@@ -55,6 +55,10 @@ def test_the_page_shows_the_next_window_pending_intents_books_and_queue(
     assert 25 <= context["tick_age"] < 120
     page = response.content.decode()
     assert "Next window" in page
+    # The start in New York time (09:30 or 15:00), whatever the server's time zone.
+    starts = f"{context['next_slot'].starts_at:%H:%M}"
+    assert starts in ("09:30", "15:00")
+    assert f"<dt>Starts (New York)</dt><dd>{starts}</dd>" in page
     assert "150.00" in page
     assert "Balanced" in page
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from pies.models import Slice
-from tests.trading.conftest_engine import add_cash, build_account, intent, orders_by_path, security
+from tests.trading.engine_helpers import add_cash, build_account, intent, orders_by_path, security
 from trading.books import verify_books
 from trading.brokers import BlockRequest, Broker, BrokerFill, SimulatedBroker
 from trading.models import (
@@ -55,7 +55,7 @@ class CheapSells(Broker):
 
 
 def test_orders_on_a_security_without_price_wait_and_the_report_says_so(alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     spec = two("AAA", "NOP")
     spec["slices"][1]["symbol"] = "NOP"
     account, leaves = build_account(alice, spec)
@@ -231,7 +231,7 @@ def test_slippage_moves_the_fill_price_and_the_house_keeps_the_block_exact(alice
 def test_a_buy_and_a_sell_of_one_security_cross_and_only_the_net_goes_to_the_broker(
     alice, bob, settings
 ):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     buyer, _ = build_account(alice, {"slices": [{"name": "VTI", "target_percent": "100"}]})
     seller, _ = build_account(
         bob, {"slices": [{"name": "VTI", "target_percent": "100", "value": "1000"}]}

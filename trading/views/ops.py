@@ -51,6 +51,7 @@ def ops_page(request: HttpRequest) -> HttpResponse:
         "title": "Operations",
         "now": now,
         "next_slot": next_slot,
+        "market_tz": calendar.MARKET_TZ,
         "pending": pending_by_kind(),
         "windows": [(window, window_summary(window)) for window in windows],
         "running": TradeWindow.objects.filter(status=WindowStatus.RUNNING).count(),

@@ -7,6 +7,7 @@ price floored; sells: as planned), so the net is what the accounts need from out
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,7 +42,6 @@ class Block:
 
 
 def net_orders(run: Run) -> list[Block]:
-    blocks: dict[int, Block] = {}
     rows = fetch(
         """
         SELECT security_id, side, SUM(quantity), COUNT(*)
@@ -52,11 +52,23 @@ def net_orders(run: Run) -> list[Block]:
         """,
         [run.window_id],
     )
+    return blocks_from_rows(rows, symbols=run.symbols, prices=run.prices)
+
+
+def blocks_from_rows(
+    rows: Iterable[tuple[int, str, Decimal, int]],
+    *,
+    symbols: Mapping[int, str],
+    prices: Mapping[int, Decimal],
+) -> list[Block]:
+    """One block per security from ``(security_id, side, quantity, orders)`` rows, in the order
+    the securities first appear; a side seen twice adds up."""
+    blocks: dict[int, Block] = {}
     for security_id, side, quantity, count in rows:
         block = blocks.get(security_id)
         if block is None:
             block = blocks[security_id] = Block(
-                security_id, run.symbols[security_id], run.prices[security_id]
+                security_id, symbols[security_id], prices[security_id]
             )
         if side == "buy":
             block.buy_quantity += quantity

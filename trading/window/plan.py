@@ -92,7 +92,7 @@ _INTENT_OUTCOMES = """
 
 
 def plan_chunk(run: Run, chunk: int) -> None:
-    trigger = Decimal(settings.PIES_AUTO_INVEST_TRIGGER)
+    trigger: Decimal = settings.PIES_AUTO_INVEST_TRIGGER
     with transaction.atomic(), localcontext() as context:
         context.prec = 60
         accounts = fetch(_ACCOUNTS, [run.window_id, chunk])
