@@ -33,7 +33,9 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +45,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ConfigError(f"Environment variable {name}={raw!r} is not an integer.") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"Environment variable {name}={raw!r} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"Environment variable {name}={raw!r} must be at most {maximum}.")
     return value
 
 
