@@ -29,16 +29,17 @@ from pies.tree import load_portfolio
 from trading import serializers as s
 from trading.api.base import ACCOUNT_ID, PiesAPIView, PiesListView, account_for, body
 from trading.models import Account
-from trading.money import ZERO
-from trading.valuation import invested_values
+from trading.valuation import valuations
 
 
 def _with_values(accounts: list[Account]) -> list[Account]:
-    """Attach invested and total values at the latest prices: one query for any number."""
-    values = invested_values(account.pk for account in accounts)
+    """Attach invested and total values (sellable values) at the latest prices and what each
+    can withdraw (the one valuation): a fixed number of queries for any number of accounts."""
+    found = valuations(accounts)
     for account in accounts:
-        account.invested_value = values.get(account.pk, ZERO)
-        account.total_value = account.cash + account.invested_value
+        account.invested_value = found[account.pk].invested_value
+        account.total_value = found[account.pk].total_value
+        account.available_to_withdraw = found[account.pk].available_to_withdraw
     return accounts
 
 

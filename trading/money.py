@@ -81,14 +81,10 @@ def limit_price(window_price: Decimal, max_slippage_bp: int) -> Decimal:
 # --- One valuation (allocation.md, Notation) ---------------------------------------------------
 
 
-def sellable_value(quantity: Decimal, price: Decimal | None) -> Decimal:
-    """What a holding raises when sold at ``price``: its value rounded down to cents (zero
-    without a price). An account's total value is its cash plus these, everywhere."""
-    if price is None:
-        return ZERO
-    with localcontext() as context:
-        context.prec = 60
-        return floor_cents(quantity * price)
+def sellable_value(value: Decimal) -> Decimal:
+    """What a holding of exact value ``value`` (quantity x price) raises when sold: rounded down
+    to cents. An account's total value is its cash plus these, everywhere."""
+    return floor_cents(value)
 
 
 def withdrawable(
@@ -97,7 +93,7 @@ def withdrawable(
     """The one valuation a withdrawal is checked against, by the API, the forms, the intent
     services and the window's planner alike: cash plus each holding's exact ``values`` rounded
     down to cents, less the withdrawals already pending (pending deposits never count)."""
-    sellable = sum((floor_cents(value) for value in values), ZERO)
+    sellable = sum((sellable_value(value) for value in values), ZERO)
     return max(cash + sellable - pending_withdrawals, ZERO)
 
 
