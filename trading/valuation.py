@@ -118,6 +118,17 @@ def valuations(accounts: Iterable[Account]) -> dict[int, Valuation]:
     return found
 
 
+def with_values(accounts: list[Account]) -> list[Account]:
+    """Set ``invested_value``, ``total_value`` (cash included) and ``available_to_withdraw``
+    on each account, at the latest prices: two queries for any number of accounts."""
+    found = valuations(accounts)
+    for account in accounts:
+        account.invested_value = found[account.pk].invested_value
+        account.total_value = found[account.pk].total_value
+        account.available_to_withdraw = found[account.pk].available_to_withdraw
+    return accounts
+
+
 def available_to_withdraw(*, account: Account) -> Decimal:
     """What ``account`` can withdraw now: the one valuation the API, the forms, the intent
     services and the window's planner check a withdrawal against (allocation.md, Notation)."""
