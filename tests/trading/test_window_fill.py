@@ -11,8 +11,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
+from django.test import Client
 
-from tests.trading.conftest_engine import LONG_AGO, build_account, intent, security
+from tests.trading.conftest_engine import LONG_AGO, add_cash, build_account, intent, security
 from trading.books import verify_books
 from trading.brokers import BrokerRefused, Execution, NetBuy, NetSell, SimulatedBroker
 from trading.models import (
@@ -30,7 +32,8 @@ from trading.models import (
 )
 from trading.services import request_withdrawal
 from trading.valuation import available_to_withdraw
-from trading.window import open_adhoc_window, run_window
+from trading.window import WindowFault, open_adhoc_window, run_window
+from trading.window.allocate import FundingError
 
 D = Decimal
 PRICES = {
@@ -297,6 +300,10 @@ def test_a_withdrawal_that_sells_every_share_pays_what_they_raise_and_says_so(al
     assert withdrawal.amount_paid == paid(withdrawal) == D("996.00")  # 100 shares at 9.96
     assert "Every share was sold" in withdrawal.failure_reason
     assert Position.objects.get(account=account).quantity == 0
+    client = Client()
+    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get(f"/account/{account.pk}/activity/").content.decode()
+    assert "paid $996.00" in page and "paid 996.00 of 1,000.00" in page
     assert verify_books() == []
 
 
@@ -323,3 +330,62 @@ def test_tax_min_ranks_a_lot_bought_at_exactly_the_window_price_as_zero_gain(ali
     ]
     assert sum(d.proceeds for d in disposals) == D("10.00")  # realized at the actual proceeds
     assert verify_books() == []
+
+
+# --- the guarantees post checks rather than prorate ----------------------------------------
+
+
+def take_cash(account: Account, amount: str) -> None:
+    """Cash leaving the account outside the window (a correction), with its counter-entry."""
+    external = Account.system(AccountKind.EXTERNAL)
+    for owner, signed in ((account, -D(amount)), (external, D(amount))):
+        LedgerEntry.objects.create(account=owner, amount=signed, kind="correction", reference="t")
+        Account.objects.filter(pk=owner.pk).update(cash=F("cash") + signed)
+
+
+def test_post_refuses_to_prorate_buys_the_plan_funded(alice, settings):
+    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    account, _ = build_account(alice, pie_of(["AAA", "BBB"]))
+    intent(account, "deposit", "100.00")
+    window = open_adhoc_window()
+    with pytest.raises(WindowFault):
+        run_window(window.pk, fail_after_chunk=1)  # planned: 100.00 of buys, credited
+    take_cash(account, "0.01")  # the plan's funding no longer holds
+
+    with pytest.raises(FundingError, match=r"less than its buys of 100\.00"):
+        run_window(window.pk)
+
+    assert TradeWindow.objects.get(pk=window.pk).status == "failed"
+    assert not Order.objects.filter(window=window, status="filled").exists()
+
+
+def test_post_refuses_to_pay_short_a_withdrawal_that_keeps_shares(alice):
+    account, leaves = build_account(alice, pie_of(["AAA", "BBB"]))
+    for slice_ in leaves.values():
+        give(slice_, D("10"), D("100.00"))
+    add_cash(account, "50.00")
+    intent(account, "withdrawal", "50.00")  # from cash: nothing is sold
+    window = open_adhoc_window()
+    with pytest.raises(WindowFault):
+        run_window(window.pk, fail_after_chunk=1)
+    take_cash(account, "0.01")
+
+    with pytest.raises(FundingError, match=r"would be paid 49\.99 of 50\.00 while the account"):
+        run_window(window.pk)
+    assert not LedgerEntry.objects.filter(account=account, kind="withdrawal").exists()
+
+
+def test_verify_books_reports_a_negative_house_residue(alice):
+    seller, leaves = build_account(alice, pie_of(["AAA"]))
+    give(leaves["AAA"], D("10"), D("100.00"))
+    intent(seller, "withdrawal", "33.33")
+    window = open_adhoc_window()
+    run_window(window.pk)
+    assert verify_books() == []
+    # Move a cent from the broker's side to the house's: the cash identity still holds.
+    BlockOrder.objects.filter(window=window).update(
+        house_cash=F("house_cash") - D("0.01"), settlement_amount=F("settlement_amount") + D("0.01")
+    )
+
+    [problem] = verify_books()
+    assert "never negative" in problem and "-0.01 cash" in problem
