@@ -234,7 +234,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Money: a plain non-negative amount with at most 2 decimals, a Decimal from here on.
 PIES_AUTO_INVEST_TRIGGER = env_decimal("PIES_AUTO_INVEST_TRIGGER", Decimal("25.00"), places=2)
 PIES_WINDOW_CHUNK_SIZE = env_int("PIES_WINDOW_CHUNK_SIZE", 10000, minimum=1)
-PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=0)
+# The simulated broker fills net orders this many basis points away from the window price:
+# positive against the trader (buys higher, sells lower), negative in the trader's favour.
+PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=-5000, maximum=5000)
+# The largest slippage a window accepts (allocation.md, Execution): net sells are limit orders
+# at floor4(w * (1 - b / 10,000)), and sells are sized at that price so funding is certain.
+PIES_MAX_SLIPPAGE_BP = env_int("PIES_MAX_SLIPPAGE_BP", 0, minimum=0, maximum=5000)
 # A running window whose heartbeat is older than this is re-enqueued by the tick.
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
 # A failed window is retried by the tick until it has run this many times in all.

@@ -17,7 +17,7 @@ from django.db.models import Q, Sum
 from pies.allocation import Node, leaf, pie
 from pies.models import Pie, Slice, SliceStatus
 from trading.models import Account, Lot, Position
-from trading.money import CENT, ZERO, half_up_cents
+from trading.money import CENT, ZERO, sellable_value
 from trading.valuation import latest_prices
 
 HUNDRED = Decimal(100)
@@ -48,7 +48,7 @@ class SliceView:
     price_at: datetime | None = None
     cost_basis: Decimal = ZERO
     exact_value: Decimal = ZERO  # quantity x price, unrounded (the allocation input)
-    value: Decimal = ZERO  # rounded to cents for display
+    value: Decimal = ZERO  # its sellable value: rounded down to cents (a sub-pie: the sum)
     actual_percent: Decimal = ZERO  # of the parent pie's value
     drift_percent: Decimal = ZERO  # actual minus target, in points
     portfolio_target_percent: Decimal = ZERO  # product of targets along the path
@@ -251,12 +251,12 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
                     price_at=price_at,
                     cost_basis=cost,
                     exact_value=exact,
-                    value=half_up_cents(exact),
+                    value=sellable_value(exact),
                 )
             view.slices.append(slice_view)
             view.exact_value += slice_view.exact_value
+            view.value += slice_view.value  # the sum of its sellable values: a table adds up
             view.cost_basis += slice_view.cost_basis
-        view.value = half_up_cents(view.exact_value)
         for slice_view in view.slices:
             slice_view.actual_percent = percent(slice_view.exact_value, view.exact_value)
             slice_view.drift_percent = (

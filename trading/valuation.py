@@ -9,16 +9,17 @@ in a fixed number of queries whatever the number of accounts.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from trading.calendar import CalendarRangeError, WindowSlot, next_window_for, previous_close
 from trading.models import Account, Intent, IntentKind, Position
-from trading.money import ZERO, half_up_cents
+from trading.money import ZERO, half_up_cents, sellable_value, withdrawable
 
 
 def latest_prices(
@@ -41,15 +42,19 @@ def latest_prices(
         return {sid: (price, when) for sid, price, when in cursor.fetchall()}
 
 
-def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> dict[int, Decimal]:
-    """Market value of each account's positions at the latest prices, in one query."""
+def holding_values(
+    account_ids: Iterable[int], at: datetime | None = None
+) -> dict[int, list[Decimal]]:
+    """Per account, the exact value (quantity x latest price) of each priced holding, in one
+    query. A holding without a price is worth nothing yet (it cannot be sold)."""
     ids = sorted(set(account_ids))
+    found: dict[int, list[Decimal]] = {account_id: [] for account_id in ids}
     if not ids:
-        return {}
+        return found
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT p.account_id, COALESCE(SUM(p.quantity * lp.price), 0)
+            SELECT p.account_id, p.quantity * lp.price
             FROM trading_position p
             JOIN LATERAL (
                 SELECT price FROM trading_price pr
@@ -57,38 +62,77 @@ def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> d
                 ORDER BY pr.at DESC LIMIT 1
             ) lp ON TRUE
             WHERE p.account_id = ANY(%s) AND p.quantity > 0
-            GROUP BY p.account_id
             """,
             [at or timezone.now(), ids],
         )
-        found = {account_id: half_up_cents(value) for account_id, value in cursor.fetchall()}
-    return {account_id: found.get(account_id, ZERO) for account_id in ids}
+        for account_id, value in cursor.fetchall():
+            found[account_id].append(value)
+    return found
 
 
-def with_values(accounts: list[Account]) -> list[Account]:
-    """Set ``invested_value`` and ``total_value`` (cash included) on each account, at the
-    latest prices: one query for any number of accounts."""
-    values = invested_values(account.pk for account in accounts)
-    for account in accounts:
-        account.invested_value = values.get(account.pk, ZERO)
-        account.total_value = account.cash + account.invested_value
-    return accounts
+def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> dict[int, Decimal]:
+    """Each account's holdings at the latest prices, as their sellable values (each rounded
+    down to cents: allocation.md, Notation), in one query."""
+    return {
+        account_id: sum((sellable_value(value) for value in values), ZERO)
+        for account_id, values in holding_values(account_ids, at).items()
+    }
 
 
 def account_value(*, account: Account, at: datetime | None = None) -> Decimal:
-    """Cash plus positions at the latest prices (the value the withdrawal limit and the
-    both-windows threshold are judged by)."""
+    """Cash plus the holdings' sellable values at the latest prices (the value the
+    both-windows threshold is judged by, and the total value shown everywhere)."""
     return account.cash + invested_values([account.pk], at)[account.pk]
 
 
+@dataclass(frozen=True)
+class Valuation:
+    invested_value: Decimal  # the sum of the holdings' sellable values
+    total_value: Decimal  # cash + invested_value
+    available_to_withdraw: Decimal
+
+
+def valuations(accounts: Iterable[Account]) -> dict[int, Valuation]:
+    """Per account, its values now and what it can withdraw (``trading.money.withdrawable``:
+    cash plus the sellable values less the pending withdrawals; nothing once a withdrawal of
+    everything is pending), in two queries for any number of accounts."""
+    accounts = list(accounts)
+    values = holding_values(account.pk for account in accounts)
+    reserved: dict[int, tuple[Decimal, bool]] = {
+        row["account_id"]: (row["total"] or ZERO, row["everything"] > 0)
+        for row in Intent.objects.pending()
+        .filter(account__in=[account.pk for account in accounts], kind=IntentKind.WITHDRAWAL)
+        .values("account_id")
+        .annotate(total=Sum("amount"), everything=Count("id", filter=Q(withdraw_all=True)))
+    }
+    found = {}
+    for account in accounts:
+        invested = sum((sellable_value(value) for value in values[account.pk]), ZERO)
+        pending, everything = reserved.get(account.pk, (ZERO, False))
+        available = withdrawable(
+            cash=account.cash, values=values[account.pk], pending_withdrawals=pending
+        )
+        found[account.pk] = Valuation(
+            invested, account.cash + invested, ZERO if everything else available
+        )
+    return found
+
+
+def with_values(accounts: list[Account]) -> list[Account]:
+    """Set ``invested_value``, ``total_value`` (cash included) and ``available_to_withdraw``
+    on each account, at the latest prices: two queries for any number of accounts."""
+    found = valuations(accounts)
+    for account in accounts:
+        account.invested_value = found[account.pk].invested_value
+        account.total_value = found[account.pk].total_value
+        account.available_to_withdraw = found[account.pk].available_to_withdraw
+    return accounts
+
+
 def available_to_withdraw(*, account: Account) -> Decimal:
-    """The account's value net of the withdrawals already pending (nothing once a withdrawal
-    of everything is pending)."""
-    pending = Intent.objects.pending().filter(account=account, kind=IntentKind.WITHDRAWAL)
-    if pending.filter(withdraw_all=True).exists():
-        return ZERO
-    reserved = pending.aggregate(total=Sum("amount"))["total"] or ZERO
-    return max(account_value(account=account) - reserved, ZERO)
+    """What ``account`` can withdraw now: the one valuation the API, the forms, the intent
+    services and the window's planner check a withdrawal against (allocation.md, Notation)."""
+    return valuations([account])[account.pk].available_to_withdraw
 
 
 def window_for_account(

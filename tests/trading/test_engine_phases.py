@@ -1,22 +1,23 @@
 """The pure phases of the window engine, directly: plain data in, rows out, no database.
 
-Net (``trading/window/net.py``): a block per security, its buys and sells crossed internally,
-only the difference going to the broker. Allocate (``trading/window/allocate.py``): one
-account's fills, sells first, then withdrawals, then buys (product.md, Net and Allocate).
+Net (``trading/window/net.py``): a block per security, its side decided by shares, crossed at
+the window price w, only the difference going to the broker. Allocate
+(``trading/window/allocate.py``): one account's fills by the block's terms, sells first, then
+withdrawals, then buys (allocation.md, Execution).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trading.lots import OpenLot
-from trading.window.allocate import OrderRow, Settlement, Withdrawal
+from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.common import SystemAccounts
 from trading.window.net import Block, blocks_from_rows
 
@@ -29,65 +30,94 @@ WINDOW = 9
 # --- Net ------------------------------------------------------------------------------------
 
 
-def block(buy: str, sell: str) -> Block:
-    return Block(1, "VTI", D("10.00"), buy_quantity=D(buy), sell_quantity=D(sell))
+def block(buy: str, sell: str, *, amount: str = "0", proceeds: str = "0") -> Block:
+    return Block(
+        1,
+        "VTI",
+        D("10.00"),
+        D("9.9500"),
+        buy_quantity=D(buy),
+        buy_amount=D(amount),
+        sell_quantity=D(sell),
+        sell_proceeds=D(proceeds),
+    )
 
 
 @pytest.mark.parametrize(
-    ("buy", "sell", "crossed", "side", "net"),
+    ("buy", "sell", "crossed", "side", "to_broker"),
     [
-        ("5.000000", "2.500000", "2.500000", "buy", "2.500000"),
+        ("5.000000", "2.500000", "2.500000", "buy", "0"),
         ("1.000000", "3.250000", "1.000000", "sell", "2.250000"),
-        ("4.000001", "4.000001", "4.000001", "", "0.000000"),
-        ("7.000000", "0", "0", "buy", "7.000000"),
+        # Equal shares: a net sell of nothing (the buyers take every share sold).
+        ("4.000001", "4.000001", "4.000001", "sell", "0.000000"),
+        ("7.000000", "0", "0", "buy", "0"),
         ("0", "0.000001", "0", "sell", "0.000001"),
-        ("0", "0", "0", "", "0"),
+        ("0", "0", "0", "sell", "0"),
     ],
 )
-def test_a_block_crosses_the_smaller_side_and_nets_the_rest(buy, sell, crossed, side, net):
+def test_a_block_crosses_the_smaller_side_and_its_side_is_decided_by_shares(
+    buy, sell, crossed, side, to_broker
+):
     netted = block(buy, sell)
     assert netted.crossed == D(crossed)
     assert netted.net_side == side
-    assert netted.net_quantity == D(net)
+    assert netted.sell_to_broker == D(to_broker)
+
+
+def test_a_net_buy_sends_the_buy_amounts_less_the_sellers_proceeds_at_w_in_dollars():
+    netted = block("5.000000", "2.500000", amount="50.00", proceeds="25.00")
+    assert (netted.net_side, netted.buy_from_broker, netted.sell_to_broker) == (
+        "buy",
+        D("25.00"),
+        D("0"),
+    )
+
+
+def test_a_net_sell_sends_no_dollars():
+    netted = block("1.000000", "3.250000", amount="10.00", proceeds="32.50")
+    assert netted.buy_from_broker == D("0")
 
 
 quantities = st.integers(0, 10**14).map(lambda n: D(n).scaleb(-6))
 
 
 @given(quantities, quantities)
-def test_crossed_plus_net_covers_the_larger_side_and_the_net_goes_its_way(buy, sell):
-    netted = Block(1, "VTI", D("10.00"), buy_quantity=buy, sell_quantity=sell)
-    assert netted.crossed + netted.net_quantity == max(buy, sell)
-    assert netted.crossed <= min(buy, sell)
-    # What the broker trades on one side plus what was crossed is exactly that side's total.
-    bought = netted.crossed + (netted.net_quantity if netted.net_side == "buy" else 0)
-    sold = netted.crossed + (netted.net_quantity if netted.net_side == "sell" else 0)
-    assert (bought, sold) == (buy, sell)
+def test_crossed_shares_are_the_smaller_side_and_a_net_sell_sends_the_rest(buy, sell):
+    netted = Block(1, "VTI", D("10.00"), D("10.00"), buy_quantity=buy, sell_quantity=sell)
+    assert netted.crossed == min(buy, sell)
+    if netted.net_side == "sell":
+        assert buy <= sell and netted.crossed + netted.sell_to_broker == sell
+    else:
+        assert buy > sell and netted.sell_to_broker == 0
 
 
 def test_blocks_from_rows_sums_each_security_and_side_and_counts_the_orders():
     rows = [
-        (7, "buy", D("3.000000"), 2),
-        (7, "sell", D("1.250000"), 1),
-        (4, "sell", D("0.500000"), 3),
-        (7, "buy", D("0.000001"), 1),  # a side seen again adds up
+        (7, "buy", D("3.000000"), D("751.50"), 2, D("0")),
+        (7, "sell", D("1.250000"), D("300.00"), 1, D("313.12")),
+        (4, "sell", D("0.500000"), D("36.00"), 3, D("36.05")),
+        (7, "buy", D("0.000001"), D("1.00"), 1, D("0")),  # a side seen again adds up
     ]
     blocks = blocks_from_rows(
-        rows, symbols={4: "BND", 7: "VTI"}, prices={4: D("72.1000"), 7: D("250.5000")}
+        rows,
+        symbols={4: "BND", 7: "VTI"},
+        prices={4: D("72.1000"), 7: D("250.5000")},
+        limits={4: D("71.7395"), 7: D("249.2475")},
     )
-    assert [(b.security_id, b.symbol, b.window_price) for b in blocks] == [
-        (7, "VTI", D("250.5000")),
-        (4, "BND", D("72.1000")),
+    assert [(b.security_id, b.symbol, b.window_price, b.limit_price) for b in blocks] == [
+        (7, "VTI", D("250.5000"), D("249.2475")),
+        (4, "BND", D("72.1000"), D("71.7395")),
     ]
     vti, bnd = blocks
-    assert (vti.buy_quantity, vti.sell_quantity, vti.orders) == (D("3.000001"), D("1.25"), 4)
-    assert (vti.crossed, vti.net_side, vti.net_quantity) == (D("1.25"), "buy", D("1.750001"))
+    assert (vti.buy_quantity, vti.buy_amount, vti.orders) == (D("3.000001"), D("752.50"), 4)
+    assert (vti.sell_quantity, vti.sell_proceeds) == (D("1.25"), D("313.12"))
+    assert (vti.crossed, vti.net_side, vti.buy_from_broker) == (D("1.25"), "buy", D("439.38"))
     assert (bnd.buy_quantity, bnd.sell_quantity, bnd.orders) == (D("0"), D("0.5"), 3)
-    assert (bnd.net_side, bnd.net_quantity) == ("sell", D("0.5"))
+    assert (bnd.net_side, bnd.sell_to_broker) == ("sell", D("0.5"))
 
 
 def test_blocks_from_no_rows_is_no_blocks():
-    assert blocks_from_rows([], symbols={}, prices={}) == []
+    assert blocks_from_rows([], symbols={}, prices={}, limits={}) == []
 
 
 # --- Allocate -------------------------------------------------------------------------------
@@ -101,16 +131,54 @@ def buy(order_id: int, amount: str, *, security: int = 1, position: int = 11) ->
     return OrderRow(order_id, ACCOUNT, position, security, "buy", D(amount), D("0"))
 
 
+def net_sell(
+    *,
+    w: str = "10.00",
+    limit: str | None = None,
+    sold: str = "100",
+    bought: str = "0",
+    paid: str | None = None,
+) -> BlockTerms:
+    """A net-sell block: S = ``sold`` shares, the buyers paid ``bought``, the broker ``paid``
+    for the rest (by default exactly at w)."""
+    buyer_shares = D(bought) / D(w)
+    broker_paid = D(paid) if paid is not None else (D(sold) - buyer_shares) * D(w)
+    return BlockTerms(
+        side="sell",
+        window_price=D(w),
+        limit_price=D(limit) if limit else None,
+        sell_quantity=D(sold),
+        buy_amount=D(bought),
+        broker_quantity=D(sold) - buyer_shares,
+        broker_cash=broker_paid,
+    )
+
+
+def net_buy(
+    *, w: str = "10.00", sold: str = "0", bought: str, shares: str, cash: str
+) -> BlockTerms:
+    """A net-buy block: sellers sold ``sold`` shares, the buyers' amounts sum to ``bought``,
+    the broker delivered ``shares`` for ``cash``."""
+    return BlockTerms(
+        side="buy",
+        window_price=D(w),
+        limit_price=None,
+        sell_quantity=D(sold),
+        buy_amount=D(bought),
+        broker_quantity=D(shares),
+        broker_cash=D(cash),
+    )
+
+
 def settle(
     *,
     cash: str = "0",
     orders: Sequence[OrderRow] = (),
     withdrawals: Sequence[Withdrawal] = (),
     lots: dict[int, list[OpenLot]] | None = None,
-    prices: dict[int, tuple[str, str]] | None = None,
+    blocks: dict[int, BlockTerms] | None = None,
     lot_method: str = "fifo",
 ) -> Settlement:
-    """One account settled; ``prices`` maps a security to (fill price, window price)."""
     book = Settlement(WINDOW, SOLD_ON, SYSTEM)
     book.settle_account(
         account_id=ACCOUNT,
@@ -119,10 +187,7 @@ def settle(
         orders=list(orders),
         lots=lots or {},
         withdrawals=list(withdrawals),
-        prices={
-            security: (D(fill), D(window))
-            for security, (fill, window) in (prices or {1: ("10.00", "10.00")}).items()
-        },
+        blocks=blocks or {1: net_sell()},
     )
     return book
 
@@ -135,9 +200,10 @@ def test_sells_come_before_withdrawals_and_withdrawals_before_buys_whatever_the_
     # Without cash, the withdrawal and the buy are paid only from the sell's proceeds.
     book = settle(
         cash="0",
-        orders=[buy(1, "50.00"), sell(2, "6")],
+        orders=[buy(1, "50.00", security=2, position=12), sell(2, "6")],
         withdrawals=[Withdrawal(31, D("10.00"), False)],
         lots=one_lot(),
+        blocks={1: net_sell(), 2: net_sell(sold="10", bought="50.00")},
     )
     assert [(row[0], row[1], row[2]) for row in book.ledger] == [
         (ACCOUNT, D("60.00"), "sell"),
@@ -148,16 +214,50 @@ def test_sells_come_before_withdrawals_and_withdrawals_before_buys_whatever_the_
         (SYSTEM.clearing, D("50.00"), "buy"),
     ]
     assert book.orders == [(2, D("6"), D("10.00"), D("60.00")), (1, D("5"), D("10.00"), D("50.00"))]
-    assert book.short_withdrawals == [] and book.prorated == 0
+    assert book.short_withdrawals == []
     assert book.cash == {ACCOUNT: D("0.00"), SYSTEM.clearing: D("-10.00"), SYSTEM.external: D("10")}
 
 
-def test_sell_proceeds_are_floored_to_cents_at_the_fill_price():
-    book = settle(orders=[sell(2, "0.333333")], lots=one_lot(), prices={1: ("10.0099", "10.0000")})
+def test_in_a_net_buy_a_seller_gets_its_shares_at_w_floored_to_cents():
+    terms = net_buy(w="10.0099", sold="1", bought="100.00", shares="9", cash="90.09")
+    book = settle(orders=[sell(2, "0.333333")], lots=one_lot(), blocks={1: terms})
     # 0.333333 x 10.0099 = 3.33662999..: floored to 3.33 (rounding would give 3.34).
-    assert book.orders == [(2, D("0.333333"), D("10.0099"), D("3.33"))]
+    assert book.orders[0][3] == D("3.33")
     assert book.ledger[0] == (ACCOUNT, D("3.33"), "sell", f"window:{WINDOW}:order:2", None)
     assert book.positions == {11: D("-0.333333")}
+
+
+def test_in_a_net_buy_buyers_share_the_crossed_and_broker_shares_by_amount():
+    # S = 2 crossed shares and q = 7.9 from the broker for 80.00 of buys: 9.9 shares in all.
+    terms = net_buy(sold="2", bought="80.00", shares="7.9", cash="59.99")
+    book = settle(
+        cash="80.00",
+        orders=[buy(1, "60.00"), buy(2, "20.00", security=1, position=12)],
+        blocks={1: terms},
+    )
+    # 60 x 9.9 / 80 = 7.425 and 20 x 9.9 / 80 = 2.475 shares, each paying its amount.
+    assert [(row[0], row[1], row[3]) for row in book.orders] == [
+        (1, D("7.425000"), D("60.00")),
+        (2, D("2.475000"), D("20.00")),
+    ]
+    assert book.new_lots == [(11, 1, D("7.425000"), D("60.00")), (12, 2, D("2.475000"), D("20.00"))]
+
+
+def test_in_a_net_sell_sellers_share_the_pool_by_quantity_and_buyers_get_shares_at_w():
+    # S = 10 shares sold; a buyer paid 30.00 for 3 shares at w; the broker paid 69.30 for 7,
+    # at 9.90, its limit.
+    terms = net_sell(sold="10", limit="9.90", bought="30.00", paid="69.30")
+    book = settle(
+        cash="30.00",
+        orders=[sell(2, "4"), buy(1, "30.00", position=12)],
+        lots=one_lot(),
+        blocks={1: terms},
+    )
+    # The pool of 99.30 by quantity: 4 / 10 of it is 39.72.
+    assert [(row[0], row[1], row[3]) for row in book.orders] == [
+        (2, D("4"), D("39.72")),
+        (1, D("3"), D("30.00")),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -196,7 +296,7 @@ def test_a_sell_across_two_lots_splits_quantity_cost_and_proceeds():
             OpenLot(602, date(2024, 1, 3), D("4"), D("48.00")),
         ]
     }
-    book = settle(orders=[sell(2, "2.5")], lots=lots, prices={1: ("12.00", "12.00")})
+    book = settle(orders=[sell(2, "2.5")], lots=lots, blocks={1: net_sell(w="12.00", sold="2.5")})
     assert book.lot_updates == [(601, D("0"), D("0")), (602, D("3"), D("36.00"))]
     assert [(d[0], d[5], d[6], d[7]) for d in book.disposals] == [
         (601, D("1.5"), D("18.00"), D("15.00")),
@@ -212,6 +312,7 @@ def test_a_withdrawal_is_paid_from_the_cash_to_the_external_account():
         (SYSTEM.external, D("40.00"), "withdrawal", "intent:31", 31),
     ]
     assert book.cash == {ACCOUNT: D("-40.00"), SYSTEM.external: D("40.00")}
+    assert book.paid == {31: (D("40.00"), "")}
     assert book.short_withdrawals == []
 
 
@@ -227,62 +328,32 @@ def test_fixed_withdrawals_are_paid_before_a_withdrawal_of_everything():
     assert book.short_withdrawals == []
 
 
-def test_a_withdrawal_the_cash_cannot_cover_pays_what_there_is_and_is_recorded_short():
+def test_a_withdrawal_the_cash_cannot_cover_pays_what_there_is_and_says_so():
     book = settle(
         cash="30.00",
         withdrawals=[Withdrawal(31, D("50.00"), False), Withdrawal(33, D("5.00"), False)],
     )
     assert [(row[1], row[4]) for row in book.ledger if row[0] == ACCOUNT] == [(D("-30.00"), 31)]
     assert book.short_withdrawals == [
-        {"intent": 31, "amount": "50.00", "paid": "30.00"},
-        {"intent": 33, "amount": "5.00", "paid": "0.00"},  # nothing left: no ledger movement
+        (ACCOUNT, 31, D("50.00"), D("30.00")),
+        (ACCOUNT, 33, D("5.00"), D("0.00")),  # nothing left: no ledger movement
     ]
-
-
-def test_buys_are_prorated_down_in_proportion_when_the_cash_falls_short():
-    book = settle(
-        cash="10.00",
-        orders=[buy(1, "10.00", security=1, position=11), buy(2, "5.00", security=2, position=12)],
-        prices={1: ("1.00", "1.00"), 2: ("1.00", "1.00")},
-    )
-    # 10.00 x 10/15 = 6.666.. and 5.00 x 10/15 = 3.333..: each floored to cents.
-    assert book.orders == [
-        (1, D("6.66"), D("1.00"), D("6.66")),
-        (2, D("3.33"), D("1.00"), D("3.33")),
-    ]
-    assert book.prorated == 1
-    assert book.cash[ACCOUNT] == D("-9.99")  # never more than the cash there was
-    assert book.new_lots == [(11, 1, D("6.66"), D("6.66")), (12, 2, D("3.33"), D("3.33"))]
-    assert book.positions == {11: D("6.66"), 12: D("3.33")}
+    assert book.paid[31][0] == D("30.00") and "paid 30.00 of 50.00" in book.paid[31][1]
 
 
 def test_buys_the_cash_covers_are_paid_in_full():
-    book = settle(cash="15.00", orders=[buy(1, "10.00"), buy(2, "5.00")])
+    book = settle(
+        cash="15.00",
+        orders=[buy(1, "10.00"), buy(2, "5.00", position=12)],
+        blocks={1: net_buy(bought="15.00", shares="1.5", cash="15.00")},
+    )
     assert [row[3] for row in book.orders] == [D("10.00"), D("5.00")]
-    assert book.prorated == 0
 
 
-def test_a_buy_without_any_cash_buys_nothing_and_pays_nothing():
-    book = settle(cash="0", orders=[buy(1, "10.00")], withdrawals=[])
-    assert book.orders == [(1, D("0"), D("10.00"), D("0"))]
-    assert book.prorated == 1
-    assert book.ledger == [] and book.new_lots == [] and book.positions == {}
-
-
-def test_a_buy_whose_shares_round_to_zero_pays_nothing():
-    book = settle(cash="1.00", orders=[buy(1, "0.01")], prices={1: ("100000.0000", "100000.0000")})
-    # 0.01 / 100,000 = 0.0000001 shares: below the 6th decimal.
-    assert book.orders == [(1, D("0"), D("100000.0000"), D("0"))]
-    assert book.ledger == [] and book.new_lots == [] and book.positions == {}
-    assert book.cash == {}
-
-
-@pytest.mark.parametrize(
-    ("fill", "window", "paid_at"),
-    [("10.10", "10.00", "10.10"), ("9.90", "10.00", "10.00"), ("10.00", "10.00", "10.00")],
-)
-def test_buyers_get_shares_at_the_higher_of_the_fill_and_the_window_price(fill, window, paid_at):
-    book = settle(cash="101.00", orders=[buy(1, "101.00")], prices={1: (fill, window)})
-    [(order_id, quantity, price, amount)] = book.orders
-    assert (order_id, price, amount) == (1, D(paid_at), D("101.00"))
-    assert quantity == (D("101.00") / D(paid_at)).quantize(D("0.000001"), rounding=ROUND_FLOOR)
+def test_buys_the_cash_cannot_cover_stop_the_window_rather_than_be_prorated():
+    with pytest.raises(FundingError, match="less than its buys of 15.00"):
+        settle(
+            cash="10.00",
+            orders=[buy(1, "10.00"), buy(2, "5.00", position=12)],
+            blocks={1: net_buy(bought="15.00", shares="1.5", cash="15.00")},
+        )

@@ -170,8 +170,10 @@ def test_a_failed_window_keeps_its_intents_pending_until_the_retry(alice, settin
         pass
 
     class Refuses:
-        def execute(self, blocks):
+        def sell(self, orders):
             raise Broken("the broker is down")
+
+        buy = sell
 
     with pytest.raises(Broken):
         run_window(window.pk, broker=Refuses())  # type: ignore[arg-type]

@@ -95,6 +95,7 @@ class IntentAdmin(admin.ModelAdmin):
         "account",
         "kind",
         "amount",
+        "amount_paid",
         "withdraw_all",
         "status",
         "window",

@@ -86,10 +86,11 @@ class Account(models.Model):
 
     objects = AccountQuerySet.as_manager()
 
-    # Values at the latest prices, not columns: set on a page of accounts in one query by
+    # Values at the latest prices, not columns: set on a page of accounts in two queries by
     # trading.valuation.with_values.
     invested_value: Decimal
     total_value: Decimal
+    available_to_withdraw: Decimal
 
     class Meta:
         ordering = ["id"]

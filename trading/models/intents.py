@@ -52,6 +52,9 @@ class Intent(models.Model):
         "TradeWindow", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
     )
     failure_reason = models.TextField(blank=True)
+    # What a done withdrawal paid out: its amount, unless it had to sell every share (then what
+    # they raised; failure_reason says so), or everything for a withdrawal of all.
+    amount_paid = money_field(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -168,16 +168,27 @@ def _ratio(rho: object, level: object) -> str:
 
 
 class BlockOrder(models.Model):
-    """All accounts' orders for one security in one window, netted; the net goes to the broker."""
+    """All accounts' orders for one security in one window, crossed at the window price; the
+    net goes to the broker (allocation.md, Execution).
+
+    The row holds everything an account's result is computed from, so post chunks stay
+    independent: the side, w, the sell shares S, the buy amounts, and the broker's shares and
+    cash. A net buy (planned buy shares > S) sends N dollars and gets ``net_quantity`` = q
+    shares for ``settlement_amount`` = c; a net sell sends ``net_quantity`` = S - buyer shares
+    as a limit order at ``limit_price`` and receives ``-settlement_amount`` = P.
+    """
 
     window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="blocks")
     security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="blocks")
+    # Planned buy shares: sum of floor6(amount / w) over the buys.
     buy_quantity = quantity_field(default=ZERO)
-    sell_quantity = quantity_field(default=ZERO)
+    buy_amount = money_field(default=ZERO, help_text="Sum of the planned buy amounts.")
+    sell_quantity = quantity_field(default=ZERO)  # S: the planned sell quantities
     crossed_quantity = quantity_field(default=ZERO)
     net_side = models.CharField(max_length=4, choices=Side.choices, blank=True)
-    net_quantity = quantity_field(default=ZERO)
+    net_quantity = quantity_field(default=ZERO)  # shares the broker bought or sold
     window_price = price_field()
+    limit_price = price_field(null=True, blank=True, help_text="A net sell's limit price.")
     fill_price = price_field(null=True, blank=True)
     # Shares of this block that no account got (fractions lost to rounding): the house's.
     house_quantity = quantity_field(default=ZERO)

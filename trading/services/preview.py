@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from pies.models import Pie, Slice
 from pies.tree import PortfolioView, SliceView, load_portfolio, open_lots
 from trading.lots import LONG, Consumption, OpenLot, consume_lots
 from trading.models import Account, Intent, IntentKind
-from trading.money import MAX_DEPOSIT, ZERO, ceil_shares, floor_cents
+from trading.money import MAX_DEPOSIT, ZERO, ceil_shares, floor_cents, limit_price
 from trading.services.errors import IntentError, intent_amount
 from trading.valuation import available_to_withdraw, window_for_account
 
@@ -143,7 +144,12 @@ def _build(
         quantity = min(quantity, held)
         proceeds = floor_cents(quantity * price)
         for used in consume_lots(
-            lots, quantity=quantity, proceeds=proceeds, method=account.lot_method, sold_on=sold_on
+            lots,
+            quantity=quantity,
+            proceeds=proceeds,
+            price=price,
+            method=account.lot_method,
+            sold_on=sold_on,
         ):
             uses.append(LotUse(path, leaf_.symbol or "", used))
     for path, amount in buys.items():
@@ -161,11 +167,13 @@ def _build(
 
 
 def _sell_quantity(leaf_: SliceView, amount: Decimal, price: Decimal) -> Decimal:
-    """allocation.md, Selling 4: shares rounded up, never more than held; an amount that is the
-    whole (sellable) value sells the whole position."""
+    """allocation.md, Selling 4: shares at the limit price the window sizes sells at, rounded
+    up, never more than held; an amount that is the whole (sellable) value sells the whole
+    position."""
     if amount >= floor_cents(leaf_.exact_value):
         return leaf_.quantity
-    return min(ceil_shares(amount / price), leaf_.quantity)
+    limit = limit_price(price, settings.PIES_MAX_SLIPPAGE_BP)
+    return min(ceil_shares(amount / limit), leaf_.quantity)
 
 
 def _split(allocation: Allocation) -> dict[str, Decimal]:

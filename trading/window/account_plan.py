@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pies.allocation import Allocation, Node, allocate_buy, allocate_sell, leaf, pie, rebalance
-from trading.money import ZERO, ceil_shares, floor_cents, floor_shares
+from trading.money import ZERO, ceil_shares, floor_cents, floor_shares, withdrawable
 
 
 @dataclass
@@ -27,6 +27,26 @@ class Leaf:
     value: Decimal = ZERO  # planned value: quantity x price, moved by the orders planned so far
     sold_all: bool = False
     flows: list[tuple[Decimal, str, int | None, dict]] = field(default_factory=list)
+    limit: Decimal | None = None  # the limit price its sells are sized at (allocation.md)
+    bought: Decimal = ZERO  # planned buy amounts so far
+    sold: Decimal = ZERO  # planned sell amounts so far
+
+    def sells_whole_position(self) -> bool:
+        """Whether its planned sells, net of its buys, take every share at the limit price."""
+        net = self.sold - self.bought
+        if net <= 0 or self.limit is None:
+            return False
+        return self.sold_all or ceil_shares(net / self.limit) >= self.quantity
+
+    def proceeds(self) -> Decimal:
+        """What its planned sells are sure to raise at any fill the window accepts: their
+        amounts (sized at the limit price, each raises at least its amount), except a sell of
+        the whole position, which raises its shares at the limit price (and the buys it
+        cancels)."""
+        if not self.sells_whole_position():
+            return self.sold
+        assert self.limit is not None
+        return self.bought + floor_cents(self.quantity * self.limit)
 
 
 @dataclass
@@ -67,8 +87,12 @@ class AccountPlan:
         rows: list[tuple],
         prices: dict[int, Decimal],
         symbols: dict[int, str],
+        limits: dict[int, Decimal] | None = None,
     ) -> None:
+        """``limits``: per security, the limit price sells are sized at (default: the window
+        price, as with b = 0)."""
         self.symbols = symbols
+        limits = prices if limits is None else limits
         self.account_id = account_id
         self.free = cash
         self.min_cash = min_cash
@@ -109,6 +133,7 @@ class AccountPlan:
                 target_bp,
                 status,
                 value=quantity * price if price is not None else ZERO,
+                limit=limits.get(security_id) if price is not None else None,
             )
             self.children.setdefault(pie_id, []).append((target_bp, item))
             self.by_slice[slice_id] = item
@@ -143,8 +168,10 @@ class AccountPlan:
     def has_active(self, pie_id: int | None) -> bool:
         return pie_id is not None and any(target > 0 for target, _ in self.children.get(pie_id, []))
 
-    def sellable(self) -> Decimal:
-        return sum((floor_cents(item.value) for item in self.leaves.values()), ZERO)
+    def available(self) -> Decimal:
+        """What the account can still withdraw at the window's prices (allocation.md, the one
+        valuation): its free cash plus each leaf's planned value rounded down to cents."""
+        return withdrawable(cash=self.free, values=(item.value for item in self.leaves.values()))
 
     # --- Applying allocations ----------------------------------------------------------------
 
@@ -152,6 +179,7 @@ class AccountPlan:
         for key, amount in allocation.amounts.items():
             item = self.leaves[key]
             item.value += amount
+            item.bought += amount
             explanation = allocation.explanations[key].as_dict()
             item.flows.append((amount, rule, intent_id, explanation))
         total = allocation.total
@@ -161,17 +189,26 @@ class AccountPlan:
     def _sell(
         self, amounts: dict[str, Decimal], rule: str, intent_id: int | None, explanations: dict
     ) -> Decimal:
+        """Plan the sells; returns what they are sure to raise (``Leaf.proceeds``): their
+        amounts, less what a whole position falls short of its amount at the limit price."""
         total = ZERO
         for key, amount in amounts.items():
             item = self.leaves[key]
-            if amount >= floor_cents(item.value):
+            before = item.proceeds()
+            item.sold += amount
+            if amount >= floor_cents(item.value) or item.sells_whole_position():
                 item.sold_all = True
                 item.value = ZERO
             else:
                 item.value -= amount
             explanation = explanations[key].as_dict() if key in explanations else {"rule": rule}
-            item.flows.append((-amount, rule, intent_id, explanation))
-            total += amount
+            last = item.flows[-1] if item.flows else None
+            if last is not None and last[0] < 0 and last[1:3] == (rule, intent_id):
+                # A withdrawal topping up its own sell: one flow, one explanation.
+                item.flows[-1] = (last[0] - amount, *last[1:])
+            else:
+                item.flows.append((-amount, rule, intent_id, explanation))
+            total += item.proceeds() - before
         return total
 
     # --- The steps, in product.md's order ------------------------------------------------------
@@ -193,7 +230,7 @@ class AccountPlan:
             self.free = ZERO
             return True
         assert amount is not None
-        available = self.free + self.sellable()
+        available = self.available()
         if amount > available:
             self.outcome.intents[intent_id] = (
                 "failed",
@@ -205,9 +242,16 @@ class AccountPlan:
         from_cash = min(amount, self.free)
         self.free -= from_cash
         need = amount - from_cash
-        if need > 0 and self.root_id is not None:
+        # Sells are sure to raise their amounts, except whole positions, which raise their shares
+        # at the limit price: what those fall short is sold again from what is left, until the
+        # amount is covered or every share is sold (then it pays what they raise).
+        while need > 0 and self.root_id is not None:
             allocation = allocate_sell(self.node(self.root_id), need, rule="withdrawal")
-            self._sell(allocation.amounts, "withdrawal", intent_id, allocation.explanations)
+            if not allocation.amounts:
+                break
+            need -= self._sell(allocation.amounts, "withdrawal", intent_id, allocation.explanations)
+        if need < 0:
+            self.free -= need  # a whole position raised more than asked: it stays cash
         return False
 
     def leaves_under(self, pie_id: int) -> list[Leaf]:
@@ -238,7 +282,7 @@ class AccountPlan:
             self.outcome.intents[intent_id] = ("pending", "", True)  # waits for every price
             return
         amounts = {item.path: floor_cents(item.value) for item in held}
-        proceeds = self._sell(amounts, "removal", intent_id, {})
+        proceeds = self._sell(amounts, "removal", intent_id, {})  # at the limit prices
         for item in held:
             item.sold_all = True
         self.free += proceeds
@@ -255,11 +299,10 @@ class AccountPlan:
             # No price: nothing can be sold; the removal waits for the next window.
             self.outcome.intents[intent_id] = ("pending", "", True)
             return
-        amount = floor_cents(item.value)
-        self._sell({item.path: amount}, "removal", intent_id, {})
+        proceeds = self._sell({item.path: floor_cents(item.value)}, "removal", intent_id, {})
         item.sold_all = True
-        self.free += amount
-        self.reinvest(item.pie_id, amount, intent_id)
+        self.free += proceeds  # the whole position at the limit price
+        self.reinvest(item.pie_id, proceeds, intent_id)
 
     def rebalance(self, intent_id: int, pie_id: int | None) -> None:
         if pie_id is None or pie_id not in self.paths:
@@ -335,7 +378,8 @@ class AccountPlan:
                 elif item.sold_all and not bought:
                     quantity = item.quantity
                 else:
-                    quantity = min(ceil_shares(amount / item.price), item.quantity)
+                    assert item.limit is not None
+                    quantity = min(ceil_shares(amount / item.limit), item.quantity)
             planned.append(
                 PlannedOrder(
                     self.account_id,

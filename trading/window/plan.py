@@ -120,6 +120,7 @@ def plan_chunk(run: Run, chunk: int) -> None:
         ledger: list[LedgerRow] = []
         cash: dict[int, Decimal] = {}
         stats = run.progress.setdefault("plan_stats", {})
+        limits = run.limit_prices()
         for account_id, balance, min_cash, auto_invest, root_id in accounts:
             plan = AccountPlan(
                 account_id=account_id,
@@ -131,6 +132,7 @@ def plan_chunk(run: Run, chunk: int) -> None:
                 rows=rows.get(account_id, []),
                 prices=run.prices,
                 symbols=run.symbols,
+                limits=limits,
             )
             mine = by_account.get(account_id, [])
             deposited = False
