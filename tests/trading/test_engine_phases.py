@@ -351,7 +351,7 @@ def test_buys_the_cash_covers_are_paid_in_full():
 
 
 def test_buys_the_cash_cannot_cover_stop_the_window_rather_than_be_prorated():
-    with pytest.raises(FundingError, match="less than its buys of 15.00"):
+    with pytest.raises(FundingError, match=r"less than its buys of 15\.00"):
         settle(
             cash="10.00",
             orders=[buy(1, "10.00"), buy(2, "5.00", position=12)],
