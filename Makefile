@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 
 .PHONY: venv run test test-faults fuzz lint lint-ruff-check lint-ruff-format lint-migrations \
-	format bench screenshots clean
+	lint-mypy format bench screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +42,19 @@ test: $(VENV)/.test-deps
 	  --cov --cov-report= $(JUNIT) $(PYTEST_ARGS)
 	$(PY) -m coverage report --include=pies/allocation.py,trading/lots.py --fail-under=100 --show-missing
 
-# pytest exits 5 when nothing is marked `faults`: that is not a failure of this target.
+# The thorough run: the fault-injection tests, and the Hypothesis properties at the full 1,000
+# examples ("full" profile, tests/conftest.py; `make test` runs them at 100). Under CI=true,
+# `make test` has already run the properties at 1,000, so here CI runs only the faults.
+# pytest exits 5 when nothing is selected: that is not a failure of this target.
+FAULTS_MARKS = $(if $(filter true,$(CI)),faults,faults or properties)
 test-faults: $(VENV)/.test-deps
-	$(WITH_SERVERS) sh -c '$(PY) -m pytest -m faults -p no:cacheprovider $(JUNIT) $(PYTEST_ARGS); rc=$$?; \
+	HYPOTHESIS_PROFILE=full $(WITH_SERVERS) sh -c '$(PY) -m pytest -m "$(FAULTS_MARKS)" -p no:cacheprovider $(JUNIT) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no fault-injection tests collected"; exit 0; fi; exit $$rc'
 
 fuzz: $(VENV)/.test-deps
 	FUZZ_JUNIT=$(if $(JUNIT_DIR),$(JUNIT_DIR)/fuzz.xml) $(WITH_SERVERS) $(PY) -m tests.fuzz.run_schemathesis
 
-lint: lint-ruff-check lint-ruff-format lint-migrations
+lint: lint-ruff-check lint-ruff-format lint-migrations lint-mypy
 
 lint-ruff-check: $(VENV)/.test-deps
 	$(PY) -m ruff check .
@@ -60,6 +64,11 @@ lint-ruff-format: $(VENV)/.test-deps
 
 lint-migrations: $(VENV)/.test-deps
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Types of pies, trading and pieproject ([tool.mypy] in pyproject.toml); the Django plugin
+# reads the settings, hence DEBUG=1 (no SECRET_KEY needed).
+lint-mypy: $(VENV)/.test-deps
+	DEBUG=1 $(PY) -m mypy
 
 format: $(VENV)/.test-deps
 	$(PY) -m ruff format .

@@ -7,18 +7,29 @@ code path is the same everywhere: PostgreSQL and Redis.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 
-from pieproject.env import ConfigError, env_bool, env_int, env_list, env_str, env_url
+from pieproject.env import (
+    ConfigError,
+    env_bool,
+    env_choice,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
 
 DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
+# Outside DEBUG, at least 50 characters: the length Django's deploy check asks for (W009).
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None, min_length=None if DEBUG else 50)
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ConfigError("SECRET_KEY must be set to a secret value when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -30,7 +41,7 @@ for _origin in CSRF_TRUSTED_ORIGINS:
         )
 
 EMBEDDED_DATABASE_URL = f"postgresql://postgres@/pies?host={DATA_DIR / 'postgres'}"
-EMBEDDED_REDIS_PORT = env_int("PIES_EMBEDDED_REDIS_PORT", 6389, minimum=1)
+EMBEDDED_REDIS_PORT = env_int("PIES_EMBEDDED_REDIS_PORT", 6389, minimum=1, maximum=65535)
 DATABASE_URL = env_url(
     "DATABASE_URL", EMBEDDED_DATABASE_URL, schemes=("postgres", "postgresql", "pgsql")
 )
@@ -124,11 +135,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
-# Stored times are UTC; trade windows are computed in New York time (trading/calendar.py).
+# Stored times are UTC; trade windows are computed in New York time, the exchange's time zone,
+# which is not a setting: trading.calendar.MARKET_TZ is its one definition.
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-MARKET_TIME_ZONE = "America/New_York"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -151,7 +162,7 @@ EMAIL_BACKEND = env_str(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
@@ -211,12 +222,24 @@ CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message f
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660, minimum=1)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ConfigError(
+        f"CELERY_TASK_TIME_LIMIT={CELERY_TASK_TIME_LIMIT} must be greater than "
+        f"CELERY_TASK_SOFT_TIME_LIMIT={CELERY_TASK_SOFT_TIME_LIMIT}: the soft limit lets a task "
+        "stop cleanly before the hard one kills it."
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Product settings (product.md).
-PIES_AUTO_INVEST_TRIGGER = env_str("PIES_AUTO_INVEST_TRIGGER", "25.00")
+# Money: a plain non-negative amount with at most 2 decimals, a Decimal from here on.
+PIES_AUTO_INVEST_TRIGGER = env_decimal("PIES_AUTO_INVEST_TRIGGER", Decimal("25.00"), places=2)
 PIES_WINDOW_CHUNK_SIZE = env_int("PIES_WINDOW_CHUNK_SIZE", 10000, minimum=1)
-PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=0)
+# The simulated broker fills net orders this many basis points away from the window price:
+# positive against the trader (buys higher, sells lower), negative in the trader's favour.
+PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=-5000, maximum=5000)
+# The largest slippage a window accepts (allocation.md, Execution): net sells are limit orders
+# at floor4(w * (1 - b / 10,000)), and sells are sized at that price so funding is certain.
+PIES_MAX_SLIPPAGE_BP = env_int("PIES_MAX_SLIPPAGE_BP", 0, minimum=0, maximum=5000)
 # A running window whose heartbeat is older than this is re-enqueued by the tick.
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
 # A failed window is retried by the tick until it has run this many times in all.
@@ -226,6 +249,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     "loggers": {"axes": {"level": "WARNING"}},
 }

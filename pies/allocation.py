@@ -338,10 +338,12 @@ class _Rows:
                 found.extend(group)
         self.members = members
         self.holder: dict[int, int] = {}  # sub-pie -> the row holding it
-        self.nested: dict[int, list[int]] = {}  # pie -> the rows holding its sub-pies
+        self.nested: dict[int, list[tuple[int, int]]] = {}  # pie -> (row, sub-pie) it holds
         for row in compress(range(len(subs)), map(is_not, subs, repeat(None))):
-            self.holder[subs[row]] = row  # type: ignore[index]
-            self.nested.setdefault(pies[row], []).append(row)
+            sub = subs[row]
+            assert sub is not None
+            self.holder[sub] = row
+            self.nested.setdefault(pies[row], []).append((row, sub))
         self.totals: dict[int, int] = {}
 
     def total(self, pie_id: int) -> int:
@@ -350,8 +352,8 @@ class _Rows:
         if found is None:
             values = self.values
             found = sum(map(values.__getitem__, self.members.get(pie_id, ())))
-            for row in self.nested.get(pie_id, ()):  # a sub-pie is worth its leaves
-                found += self.total(self.subs[row]) - values[row]  # type: ignore[arg-type]
+            for row, sub in self.nested.get(pie_id, ()):  # a sub-pie is worth its leaves
+                found += self.total(sub) - values[row]
             self.totals[pie_id] = found
         return found
 
@@ -359,8 +361,8 @@ class _Rows:
         """The members of a pie with their weights and values."""
         members = self.members.get(pie_id, [])
         values = list(map(self.values.__getitem__, members))
-        for row in self.nested.get(pie_id, ()):
-            values[members.index(row)] = self.total(self.subs[row])  # type: ignore[arg-type]
+        for row, sub in self.nested.get(pie_id, ()):
+            values[members.index(row)] = self.total(sub)
         return members, list(map(self.weights.__getitem__, members)), values
 
 
@@ -450,42 +452,42 @@ def _split_rows(
 ) -> RowSplit:
     """Buying (``minimum`` given) or selling, level by level from ``root`` down."""
     sell = minimum is None
-    value_unit = 1 if sell else unit
+    value_unit = 1 if sell else unit  # sells see sellable cents
+
+    def split(weights: Sequence[int], values: Sequence[int], cents: int) -> _Split:
+        if minimum is None:
+            return _fill_down(weights, values, cents)
+        return _fill_up(weights, values, cents, unit, minimum)
+
     levels: dict[int, _Trace] = {}
+    sellable: Sequence[int] | None = None
     if rows:
         pies, weights, values, subs = zip(*rows, strict=True)
         n = len(rows)
-        if sell and unit != 1:
-            values = [value // unit for value in values]
+        if sell:
+            sellable = values = values if unit == 1 else tuple(v // unit for v in values)
         if subs.count(None) == n and pies.count(root) == n:  # one level: no grouping needed
             if sell:
                 cents = min(cents, sum(values))
             if cents <= 0:
                 return RowSplit({}, rows, root, value_unit, levels, {}, {})
-            if sell:
-                parts, top, weight, drops = _fill_down(weights, values, cents)
-            else:
-                parts, top, weight, drops = _fill_up(weights, values, cents, unit, minimum)
+            parts, top, weight, drops = split(weights, values, cents)
             levels[root] = (top, weight, drops, range(n), values)
             return RowSplit(parts, rows, root, value_unit, levels, parts, {})
-    tree = _Rows(rows, values if rows and sell else None)
+    tree = _Rows(rows, sellable)
     if sell:
         cents = min(cents, tree.total(root))
     amounts: dict[int, int] = {}
     received: dict[int, int] = {}
-    subs = tree.subs
 
     def run(pie_id: int, cents: int) -> None:
         members, weights, values = tree.level(pie_id)
-        if sell:
-            parts, top, weight, drops = _fill_down(weights, values, cents)
-        else:
-            parts, top, weight, drops = _fill_up(weights, values, cents, unit, minimum)
+        parts, top, weight, drops = split(weights, values, cents)
         levels[pie_id] = (top, weight, drops, members, values)
         for j, part in parts.items():
             row = members[j]
             received[row] = part
-            sub = subs[row]
+            sub = tree.subs[row]
             if sub is None:
                 amounts[row] = part
             else:

@@ -39,6 +39,10 @@ class AccountOutput(serializers.Serializer):
     cash = money_out()
     invested_value = money_out()
     total_value = money_out()
+    available_to_withdraw = money_out(
+        help_text="Cash plus the holdings' sellable values less the pending withdrawals: the "
+        "one valuation a withdrawal is checked against, at the window too."
+    )
     auto_invest = serializers.BooleanField()
     min_cash = money_out()
     window_preference = serializers.ChoiceField(choices=WindowPreference.choices)

@@ -12,60 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Q, Sum
-from django.utils import timezone
 
 from pies.allocation import Node, leaf, pie
 from pies.models import Pie, Slice, SliceStatus
 from trading.models import Account, Lot, Position
-from trading.money import CENT, ZERO, half_up_cents
+from trading.money import CENT, ZERO, sellable_value
+from trading.valuation import latest_prices
 
 HUNDRED = Decimal(100)
-
-
-def latest_prices(
-    security_ids: Iterable[int], at: datetime | None = None
-) -> dict[int, tuple[Decimal, datetime]]:
-    """The latest stored price at or before ``at`` (default now) for each security, one query."""
-    ids = sorted(set(security_ids))
-    if not ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT ON (security_id) security_id, price, at
-            FROM trading_price
-            WHERE security_id = ANY(%s) AND at <= %s
-            ORDER BY security_id, at DESC
-            """,
-            [ids, at or timezone.now()],
-        )
-        return {sid: (price, when) for sid, price, when in cursor.fetchall()}
-
-
-def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> dict[int, Decimal]:
-    """Market value of each account's positions at the latest prices, in one query."""
-    ids = sorted(set(account_ids))
-    if not ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT p.account_id, COALESCE(SUM(p.quantity * lp.price), 0)
-            FROM trading_position p
-            JOIN LATERAL (
-                SELECT price FROM trading_price pr
-                WHERE pr.security_id = p.security_id AND pr.at <= %s
-                ORDER BY pr.at DESC LIMIT 1
-            ) lp ON TRUE
-            WHERE p.account_id = ANY(%s) AND p.quantity > 0
-            GROUP BY p.account_id
-            """,
-            [at or timezone.now(), ids],
-        )
-        found = {account_id: half_up_cents(value) for account_id, value in cursor.fetchall()}
-    return {account_id: found.get(account_id, ZERO) for account_id in ids}
 
 
 def percent(part: Decimal, whole: Decimal) -> Decimal:
@@ -93,7 +48,7 @@ class SliceView:
     price_at: datetime | None = None
     cost_basis: Decimal = ZERO
     exact_value: Decimal = ZERO  # quantity x price, unrounded (the allocation input)
-    value: Decimal = ZERO  # rounded to cents for display
+    value: Decimal = ZERO  # its sellable value: rounded down to cents (a sub-pie: the sum)
     actual_percent: Decimal = ZERO  # of the parent pie's value
     drift_percent: Decimal = ZERO  # actual minus target, in points
     portfolio_target_percent: Decimal = ZERO  # product of targets along the path
@@ -296,12 +251,12 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
                     price_at=price_at,
                     cost_basis=cost,
                     exact_value=exact,
-                    value=half_up_cents(exact),
+                    value=sellable_value(exact),
                 )
             view.slices.append(slice_view)
             view.exact_value += slice_view.exact_value
+            view.value += slice_view.value  # the sum of its sellable values: a table adds up
             view.cost_basis += slice_view.cost_basis
-        view.value = half_up_cents(view.exact_value)
         for slice_view in view.slices:
             slice_view.actual_percent = percent(slice_view.exact_value, view.exact_value)
             slice_view.drift_percent = (

@@ -4,14 +4,18 @@
 right). The block invariants are checked for finished windows only: a running window has
 blocks whose allocation is still being posted.
 
-For every block of a done window (shares signed: + bought, - sold):
-- netting:    buy_quantity - sell_quantity = +/- net_quantity (the side says which), and
+For every block of a done window (allocation.md, Execution; shares signed: + bought, - sold):
+- netting:    the side is decided by shares: a net buy has more planned buy shares than sell
+              shares S; a net sell sends the broker S - buy shares (zero when crossed in full);
               crossed_quantity = min(buy_quantity, sell_quantity);
 - execution:  the broker's fills (every fill but the internal cross) sum to net_quantity;
-- shares:     sum(account buy shares) - sum(account sell shares) + house_quantity
-              = +/- net_quantity, i.e. what the accounts got plus the house residue is
-              exactly what the block delivered;
-- cash:       sum(buys paid) - sum(sells received) = settlement_amount + house_cash.
+- shares:     buyer shares - seller shares + house_quantity = broker shares (+ bought,
+              - sold), i.e. what the accounts got plus the house residue is exactly what the
+              block delivered;
+- cash:       buyer cash - seller cash = broker cash (settlement_amount: + paid to it,
+              - received from it) + house_cash;
+- residues:   house_quantity and house_cash are never negative (the house takes only what the
+              floors leave).
 """
 
 from __future__ import annotations
@@ -85,20 +89,23 @@ _CHECKS: list[tuple[str, str]] = [
             LEFT JOIN allocated a ON a.window_id = b.window_id AND a.security_id = b.security_id
             LEFT JOIN broker f ON f.block_id = b.id
         )
-        SELECT id, window_id, security_id, net, buy_quantity - sell_quantity,
+        SELECT id, window_id, security_id, net_side, net, buy_quantity, sell_quantity,
                shares + house_quantity, cash, settlement_amount + house_cash, broker_quantity,
-               crossed_quantity
+               crossed_quantity, house_quantity, house_cash
         FROM checked
-        WHERE buy_quantity - sell_quantity <> net
+        WHERE (net_side = 'buy' AND buy_quantity <= sell_quantity)
+           OR (net_side <> 'buy' AND net_quantity <> sell_quantity - buy_quantity)
            OR crossed_quantity <> LEAST(buy_quantity, sell_quantity)
            OR shares + house_quantity <> net
            OR cash <> settlement_amount + house_cash
            OR broker_quantity <> net_quantity
-           OR (net_side = '' AND net_quantity <> 0)
+           OR house_quantity < 0
+           OR house_cash < 0
         ORDER BY id
         """,
-        "block {0} (window {1}, security {2}): net {3}; bought - sold {4}; accounts + house "
-        "{5}; cash {6} vs settlement + house {7}; broker filled {8}; crossed {9}",
+        "block {0} (window {1}, security {2}): {3} of {4} shares, planned buy {5} / sell {6}; "
+        "accounts + house {7}; cash {8} vs broker + house {9}; broker filled {10}; crossed "
+        "{11}; house residues {12} shares, {13} cash (never negative)",
     ),
     (
         """

@@ -9,8 +9,9 @@ Weekends and holidays (product.md says two things; both hold). "A change on a we
 waits for the next trading day's morning window" is about the market: ``next_window`` after a
 Friday close is Monday's morning window. "A weekend change of an afternoon account waits for the
 next trading day's afternoon window" is about accounts: an afternoon account (worth less than
-25,000.00) does not trade in morning windows, so ``window_for_account`` skips them, except on an
-early-close day, when the morning window is the only one and serves every account.
+25,000.00) does not trade in morning windows, so ``next_window_for`` skips them, except on an
+early-close day, when the morning window is the only one and serves every account (an
+account's value comes from ``trading.valuation.window_for_account``: this module reads no table).
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from trading.models import Account
-
+# The exchange's time zone (XNYS, New York): its one definition (settings has no copy; a test
+# checks it against the exchange calendar's own).
 MARKET_TZ = ZoneInfo("America/New_York")
 MORNING = "morning"
 AFTERNOON = "afternoon"
 SESSION_TIMES = {MORNING: time(9, 30), AFTERNOON: time(15, 0)}
+MARKET_CLOSE = time(16, 0)
 # Accounts worth at least this much trade in both windows (product.md, Accounts).
 BOTH_WINDOWS_VALUE = Decimal("25000.00")
 # The exchange calendar is built for this range only: wide enough for the app's lifetime
@@ -115,6 +115,28 @@ def sessions_on(day: date) -> tuple[str, ...]:
     return (MORNING, AFTERNOON)
 
 
+def close_of(day: date) -> datetime:
+    """The NYSE close of ``day`` (16:00 New York time), as an aware datetime."""
+    return datetime.combine(day, MARKET_CLOSE, tzinfo=MARKET_TZ)
+
+
+def previous_close(now: datetime) -> datetime:
+    """The close before the latest trading session that has opened: "today's change" is
+    measured from it (on a weekend, Friday's change is shown)."""
+    day = market_date(now)
+    opened = is_trading_day(day) and now >= datetime.combine(
+        day, SESSION_TIMES[MORNING], tzinfo=MARKET_TZ
+    )
+    if not opened:
+        day -= timedelta(days=1)
+        while not is_trading_day(day):
+            day -= timedelta(days=1)
+    day -= timedelta(days=1)
+    while not is_trading_day(day):
+        day -= timedelta(days=1)
+    return close_of(day)
+
+
 def slot(day: date, session: str) -> WindowSlot:
     starts_at = datetime.combine(day, SESSION_TIMES[session], tzinfo=MARKET_TZ)
     return WindowSlot(trade_date=day, session=session, starts_at=starts_at)
@@ -170,12 +192,3 @@ def next_window_for(*, now: datetime, preference: str, value: Decimal) -> Window
         if trades_in(session=window.session, early_close=early, preference=preference, value=value):
             return window
     raise CalendarRangeError("No window left in the exchange calendar's range.")  # pragma: no cover
-
-
-def window_for_account(account: Account, now: datetime) -> WindowSlot:
-    """The next window ``account`` trades in, judged by its value at the latest prices now."""
-    from trading.services import account_value  # services import this module
-
-    return next_window_for(
-        now=now, preference=account.window_preference, value=account_value(account=account)
-    )

@@ -41,7 +41,7 @@ from trading.models import (
 )
 from trading.money import PRICE_TICK
 from trading.ops import ensure_operations_group
-from trading.prices import PriceRow, close_of, import_prices
+from trading.prices import PriceRow, import_prices
 from trading.services import pay_dividend, request_deposit, request_withdrawal
 
 DEMO_PASSWORD = "pies-demo-123"
@@ -203,10 +203,10 @@ def seed_prices(*, seed: int, now: datetime) -> int:
     first = today - timedelta(days=HISTORY_DAYS)
     ids = dict(Security.objects.values_list("symbol", "id"))
     rows = [
-        PriceRow(0, spec.symbol, ids[spec.symbol], close_of(day), price)
+        PriceRow(0, spec.symbol, ids[spec.symbol], calendar.close_of(day), price)
         for spec in SECURITIES
         for day, price in price_walk(spec, seed=seed, until=today)
-        if day >= first and close_of(day) <= now
+        if day >= first and calendar.close_of(day) <= now
     ]
     return import_prices(rows)
 

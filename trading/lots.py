@@ -1,8 +1,9 @@
 """Lot methods: which open lots a sell consumes, and the realized gain of each portion.
 
 Pure functions over plain data (product.md, "Lots, gains and taxes"). Ranking compares gain and
-cost per share exactly (as fractions), so equal ratios tie and fall back to the tie-break:
-earlier acquisition, then lower lot id.
+cost per share exactly (as fractions) at the window price, so equal ratios tie and fall back to
+the tie-break: earlier acquisition, then lower lot id; a lot bought at exactly the price ranks
+as a zero gain.
 """
 
 from __future__ import annotations
@@ -104,10 +105,17 @@ def order_lots(
 
 
 def consume_lots(
-    lots: Iterable[OpenLot], *, quantity: Decimal, proceeds: Decimal, method: str, sold_on: date
+    lots: Iterable[OpenLot],
+    *,
+    quantity: Decimal,
+    proceeds: Decimal,
+    price: Decimal,
+    method: str,
+    sold_on: date,
 ) -> list[Consumption]:
-    """Consume ``quantity`` shares from the lots by ``method``, ranking at the sell's own price
-    (proceeds / quantity), and split cost and proceeds over the portions.
+    """Consume ``quantity`` shares from the lots by ``method``, ranked at ``price`` (the window
+    price, the same for every lot, as the tax preview ranks them: allocation.md, Execution),
+    and split cost and the actual ``proceeds`` over the portions.
 
     A portion's cost is the lot's remaining cost * taken / remaining, rounded half-up to cents;
     a portion that empties its lot takes all its remaining cost. The proceeds split the same
@@ -118,9 +126,7 @@ def consume_lots(
     """
     if quantity <= 0:
         raise ValueError("A sell consumes a positive quantity.")
-    ordered = order_lots(
-        lots, method=method, price=Fraction(proceeds) / Fraction(quantity), sold_on=sold_on
-    )
+    ordered = order_lots(lots, method=method, price=price, sold_on=sold_on)
     held = sum((lot.remaining_quantity for lot in ordered), ZERO)
     if held < quantity:
         raise ValueError(f"Cannot sell {quantity} shares: the lots hold {held}.")

@@ -7,8 +7,16 @@ model-field factories import Django lazily for the same reason.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from collections.abc import Iterable
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Decimal,
+    InvalidOperation,
+    localcontext,
+)
+from typing import Any, cast
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.000001")  # fractional shares to 6 decimals
@@ -44,8 +52,49 @@ def ceil_shares(value: Decimal) -> Decimal:
     return value.quantize(SHARE, rounding=ROUND_CEILING)
 
 
+def ceil_cents(value: Decimal) -> Decimal:
+    """Round up to whole cents (what a broker charges for a fractional-cent buy)."""
+    return value.quantize(CENT, rounding=ROUND_CEILING)
+
+
 def quantize_price(value: Decimal) -> Decimal:
     return value.quantize(PRICE_TICK, rounding=ROUND_HALF_UP)
+
+
+def floor_price(value: Decimal) -> Decimal:
+    return value.quantize(PRICE_TICK, rounding=ROUND_FLOOR)
+
+
+def ceil_price(value: Decimal) -> Decimal:
+    return value.quantize(PRICE_TICK, rounding=ROUND_CEILING)
+
+
+def limit_price(window_price: Decimal, max_slippage_bp: int) -> Decimal:
+    """The price every sell is sized at and every net sell is limited to (allocation.md,
+    Execution): floor4(w * (1 - b)), never below one tick (nor, then, above w)."""
+    with localcontext() as context:
+        context.prec = 60
+        limit = floor_price(window_price * (10_000 - max_slippage_bp) / 10_000)
+    return min(max(limit, PRICE_TICK), window_price)
+
+
+# --- One valuation (allocation.md, Notation) ---------------------------------------------------
+
+
+def sellable_value(value: Decimal) -> Decimal:
+    """What a holding of exact value ``value`` (quantity x price) raises when sold: rounded down
+    to cents. An account's total value is its cash plus these, everywhere."""
+    return floor_cents(value)
+
+
+def withdrawable(
+    *, cash: Decimal, values: Iterable[Decimal], pending_withdrawals: Decimal = ZERO
+) -> Decimal:
+    """The one valuation a withdrawal is checked against, by the API, the forms, the intent
+    services and the window's planner alike: cash plus each holding's exact ``values`` rounded
+    down to cents, less the withdrawals already pending (pending deposits never count)."""
+    sellable = sum((sellable_value(value) for value in values), ZERO)
+    return max(cash + sellable - pending_withdrawals, ZERO)
 
 
 def parse_amount(raw: Any, *, maximum: Decimal | None = None) -> Decimal:
@@ -70,7 +119,7 @@ def parse_amount(raw: Any, *, maximum: Decimal | None = None) -> Decimal:
         raise ValueError("Enter a finite amount.")
     if "e" in text.lower():
         raise ValueError("Enter the amount as a plain number, without an exponent.")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+    if cast(int, value.as_tuple().exponent) < -2:  # an int: the value is finite
         raise ValueError("Use at most two decimals.")
     if value <= 0:
         raise ValueError("Enter an amount greater than zero.")

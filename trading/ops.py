@@ -1,31 +1,24 @@
-"""The staff operations page (/ops/) and the window controls the admin shares with it.
+"""What the staff operations page (/ops/, ``trading.views.ops``) and the admin show and do.
 
-Everything here reads: the next window and what waits for it, what the last windows did, the
-books and the queue. The two controls (run an ad-hoc window, retry a failed one) call the
-window engine synchronously; see ``run_adhoc_window`` for why.
+The reads: the next window and what waits for it, what the last windows did, the books and
+the queue. The two controls (run an ad-hoc window, retry a failed one) call the window engine
+synchronously; see ``run_adhoc_window`` for why. And the Operations group's permissions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_POST
 
-from trading import calendar
 from trading.models import Intent, IntentKind, TradeWindow, WindowStatus
 from trading.services.windows import LAST_TICK_KEY
 
@@ -219,8 +212,17 @@ def retry_window(window_id: int) -> Outcome:
 # --- Health ----------------------------------------------------------------------------------
 
 
+def _cached(key: str) -> Any:
+    """The cache read, or None when Redis is down: this page is where staff see that."""
+    try:
+        return cache.get(key)
+    except Exception:
+        log.warning("cache unreachable from the operations page", exc_info=True)
+        return None
+
+
 def books_status(*, refresh: bool = False) -> dict[str, Any]:
-    status = None if refresh else cache.get(BOOKS_KEY)
+    status = None if refresh else _cached(BOOKS_KEY)
     if status is None:
         try:
             from trading.books import verify_books
@@ -230,7 +232,8 @@ def books_status(*, refresh: bool = False) -> dict[str, Any]:
             log.exception("verify_books failed on the operations page")
             violations = [f"verify_books could not run: {exc}"]
         status = {"ok": not violations, "violations": violations, "checked_at": timezone.now()}
-        cache.set(BOOKS_KEY, status, BOOKS_TTL)
+        with suppress(Exception):  # without Redis, checked again on the next load
+            cache.set(BOOKS_KEY, status, BOOKS_TTL)
     return status
 
 
@@ -249,7 +252,7 @@ def worker_alive() -> bool | None:
 
 
 def last_tick() -> datetime | None:
-    value = cache.get(LAST_TICK_KEY)
+    value = _cached(LAST_TICK_KEY)
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):
@@ -281,66 +284,6 @@ def pending_by_kind() -> list[dict[str, Any]]:
     for entry in table.values():
         entry["total"] = entry["morning"] + entry["afternoon"]
     return list(table.values())
-
-
-# --- The page --------------------------------------------------------------------------------
-
-
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous visitors go to the login page; a signed-in investor gets a plain 403
-    (sending them to a login form they already passed would only confuse)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not request.user.is_staff:
-            raise PermissionDenied
-        return staff_member_required(view)(request, *args, **kwargs)
-
-    return wrapper
-
-
-@staff_only
-def ops_page(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
-    next_slot = calendar.next_window(now)
-    windows = list(TradeWindow.objects.all()[:LAST_WINDOWS])
-    tick = last_tick()
-    context = {
-        "title": "Operations",
-        "now": now,
-        "next_slot": next_slot,
-        "pending": pending_by_kind(),
-        "windows": [(window, window_summary(window)) for window in windows],
-        "running": TradeWindow.objects.filter(status=WindowStatus.RUNNING).count(),
-        "failed": TradeWindow.objects.filter(status=WindowStatus.FAILED).count(),
-        "books": books_status(),
-        "worker_alive": worker_alive(),
-        "last_tick": tick,
-        "tick_age": (now - tick).total_seconds() if tick else None,
-        "can_run": request.user.has_perm("trading.change_tradewindow"),
-    }
-    return render(request, "trading/ops.html", context)
-
-
-@staff_only
-@require_POST
-def check_books(request: HttpRequest) -> HttpResponse:
-    status = books_status(refresh=True)
-    if status["ok"]:
-        messages.success(request, "The books balance.")
-    else:
-        messages.error(request, f"{len(status['violations'])} violation(s) in the books.")
-    return redirect("ops:index")
-
-
-@staff_only
-@require_POST
-def run_window_now(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("trading.change_tradewindow"):
-        raise PermissionDenied
-    outcome = run_adhoc_window()
-    messages.add_message(request, outcome.level, outcome.message)
-    return redirect("ops:index")
 
 
 # --- The Operations group --------------------------------------------------------------------

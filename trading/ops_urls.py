@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import ops
+from trading.views import ops
 
 app_name = "ops"
 

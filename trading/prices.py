@@ -12,19 +12,17 @@ import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import IO
-from zoneinfo import ZoneInfo
+from typing import IO, cast
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from trading.calendar import MARKET_TZ, close_of
 from trading.models import Security
 from trading.money import PRICE_DIGITS
 
 HEADER = ("symbol", "at", "price")
-MARKET_CLOSE = time(16, 0)
 MAX_ERRORS = 200  # past this, more messages help nobody; the file needs fixing anyway
 BATCH_SIZE = 5000
 
@@ -42,15 +40,6 @@ class PriceRow:
     price: Decimal
 
 
-def market_zone() -> ZoneInfo:
-    return ZoneInfo(settings.MARKET_TIME_ZONE)
-
-
-def close_of(day: date) -> datetime:
-    """The NYSE close of ``day`` (16:00 New York time), as an aware datetime."""
-    return datetime.combine(day, MARKET_CLOSE, tzinfo=market_zone())
-
-
 def parse_at(raw: str) -> datetime:
     """A bare date is that day's close; a datetime without an offset is New York time."""
     text = raw.strip()
@@ -59,7 +48,7 @@ def parse_at(raw: str) -> datetime:
     value = datetime.fromisoformat(text.replace(" ", "T", 1))
     if value.tzinfo is None:
         # Price files come from market data in exchange time, not from our UTC storage.
-        value = value.replace(tzinfo=market_zone())
+        value = value.replace(tzinfo=MARKET_TZ)
     return value
 
 
@@ -88,10 +77,10 @@ def _lines(source: str | bytes | IO[str] | IO[bytes]) -> Iterable[str]:
         source = source.decode("utf-8-sig")
     if isinstance(source, str):
         return io.StringIO(source.lstrip("\ufeff"), newline="")
-    first = source.read(0)
-    if isinstance(first, bytes):
-        return io.TextIOWrapper(source, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
-    return source  # type: ignore[return-value]
+    # A file object says whether it is binary only by what it reads.
+    if isinstance(source.read(0), bytes):
+        return io.TextIOWrapper(cast("IO[bytes]", source), encoding="utf-8-sig", newline="")
+    return cast("IO[str]", source)
 
 
 def parse_price_csv(

@@ -280,6 +280,11 @@ class IntentOutput(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     amount = money_out(allow_null=True)
+    amount_paid = money_out(
+        allow_null=True,
+        help_text="What a done withdrawal paid out: its amount, unless it had to sell every "
+        "share (then what they raised; the reason says so).",
+    )
     withdraw_all = serializers.BooleanField()
     pie = serializers.IntegerField(source="pie_id", allow_null=True)
     status = serializers.CharField()

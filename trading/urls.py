@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading import views
+from trading.views import accounts, history, intents
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("signup/", views.signup, name="signup"),
-    path("settings/", views.user_settings, name="user_settings"),
-    path("settings/token/", views.token_create, name="token_create"),
-    path("settings/token/revoke/", views.token_revoke, name="token_revoke"),
-    path("account/open/", views.account_open, name="account_open"),
-    path("account/<int:pk>/", views.account_detail, name="account_detail"),
-    path("account/<int:pk>/pie/<int:pie_id>/", views.account_detail, name="account_pie"),
-    path("account/<int:pk>/deposit/", views.deposit, name="deposit"),
-    path("account/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
-    path("account/<int:pk>/rebalance/", views.rebalance, name="rebalance"),
+    path("", accounts.dashboard, name="dashboard"),
+    path("signup/", accounts.signup, name="signup"),
+    path("settings/", accounts.user_settings, name="user_settings"),
+    path("settings/token/", accounts.token_create, name="token_create"),
+    path("settings/token/revoke/", accounts.token_revoke, name="token_revoke"),
+    path("account/open/", accounts.account_open, name="account_open"),
+    path("account/<int:pk>/", accounts.account_detail, name="account_detail"),
+    path("account/<int:pk>/pie/<int:pie_id>/", accounts.account_detail, name="account_pie"),
+    path("account/<int:pk>/deposit/", intents.deposit, name="deposit"),
+    path("account/<int:pk>/withdraw/", intents.withdraw, name="withdraw"),
+    path("account/<int:pk>/rebalance/", intents.rebalance, name="rebalance"),
     path(
         "account/<int:pk>/intents/<int:intent_id>/cancel/",
-        views.intent_cancel,
+        intents.intent_cancel,
         name="intent_cancel",
     ),
-    path("account/<int:pk>/activity/", views.activity, name="activity"),
-    path("account/<int:pk>/lots/", views.lots, name="lots"),
-    path("account/<int:pk>/realized-gains.csv", views.realized_gains_csv, name="gains_csv"),
-    path("account/<int:pk>/settings/", views.account_settings, name="account_settings"),
+    path("account/<int:pk>/activity/", history.activity, name="activity"),
+    path("account/<int:pk>/lots/", history.lots, name="lots"),
+    path("account/<int:pk>/realized-gains.csv", history.realized_gains_csv, name="gains_csv"),
+    path("account/<int:pk>/settings/", accounts.account_settings, name="account_settings"),
 ]

@@ -300,6 +300,7 @@ ACCOUNT_KEYS = {
     "cash",
     "invested_value",
     "total_value",
+    "available_to_withdraw",
     "auto_invest",
     "min_cash",
     "window_preference",
@@ -319,6 +320,7 @@ def test_accounts_list_with_cash_and_values(alice_api, alice_account, nested_pie
     assert row["cash"] == "5.25"
     assert row["invested_value"] == "10.00"  # 0.1 AAA at 100.00
     assert row["total_value"] == "15.25"
+    assert row["available_to_withdraw"] == "15.25"
     assert row["min_cash"] == "0.00"
     assert row["kind"] == "individual" and row["lot_method"] == "tax_min"
 
@@ -503,6 +505,7 @@ INTENT_KEYS = {
     "id",
     "kind",
     "amount",
+    "amount_paid",
     "withdraw_all",
     "pie",
     "status",
@@ -520,6 +523,7 @@ def test_a_deposit_is_a_pending_intent(alice_api, alice_account):
     body = response.json()
     assert set(body) == INTENT_KEYS
     assert (body["kind"], body["amount"], body["status"]) == ("deposit", "100.10", "pending")
+    assert body["amount_paid"] is None
     assert Intent.objects.get().amount == Decimal("100.10")
 
 

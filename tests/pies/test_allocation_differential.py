@@ -12,6 +12,8 @@ import itertools
 import os
 from dataclasses import dataclass
 from decimal import Decimal
+from types import ModuleType
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,14 +99,15 @@ minimums = st.sampled_from(
 rules = st.sampled_from(new.RULES)
 
 
-def build(kernel: object, spec: tuple[Spec, ...], key: str = "", bp: int = 10_000) -> object:
+def build(kernel: ModuleType, spec: tuple[Spec, ...], key: str = "", bp: int = 10_000) -> Any:
+    """The pie as ``kernel``'s Nodes (the old and the new kernel have a Node class each)."""
     children = [
-        kernel.leaf(s.name, s.target_bp, s.value)  # type: ignore[attr-defined]
+        kernel.leaf(s.name, s.target_bp, s.value)
         if s.children is None
         else build(kernel, s.children, s.name, s.target_bp)
         for s in spec
     ]
-    return kernel.pie(key, bp, children)  # type: ignore[attr-defined]
+    return kernel.pie(key, bp, children)
 
 
 @dataclass
@@ -158,8 +161,8 @@ def sub_pies(spec: tuple[Spec, ...]) -> list[Spec]:
     return found
 
 
-def explained(allocation: object) -> dict[str, dict]:
-    return {k: e.as_dict() for k, e in allocation.explanations.items()}  # type: ignore[attr-defined]
+def explained(allocation: Any) -> dict[str, dict]:
+    return {k: e.as_dict() for k, e in allocation.explanations.items()}
 
 
 def cents_of(amount: Decimal) -> int:
@@ -266,7 +269,7 @@ def check_rebalance(spec: tuple[Spec, ...], extra: Decimal, chosen: Spec | None)
 
     rows = as_rows(spec, grouped=True)
     root = rows.ids[key]
-    scale = max(rows.scale, -extra.as_tuple().exponent)  # type: ignore[operator]
+    scale = max(rows.scale, -int(extra.as_tuple().exponent))
     scaled = [(p, w, v * 10 ** (scale - rows.scale), s) for p, w, v, s in rows.rows]
     result = new.rebalance_rows(scaled, root=root, extra=int(extra.scaleb(scale)), scale=scale)
     assert {rows.keys[r]: Decimal(c).scaleb(-2) for r, c in result.targets.items()} == (

@@ -55,6 +55,10 @@ def test_the_page_shows_the_next_window_pending_intents_books_and_queue(
     assert 25 <= context["tick_age"] < 120
     page = response.content.decode()
     assert "Next window" in page
+    # The start in New York time (09:30 or 15:00), whatever the server's time zone.
+    starts = f"{context['next_slot'].starts_at:%H:%M}"
+    assert starts in ("09:30", "15:00")
+    assert f"<dt>Starts (New York)</dt><dd>{starts}</dd>" in page
     assert "150.00" in page
     assert "Balanced" in page
 
@@ -83,3 +87,14 @@ def test_a_window_report_is_summarised_whatever_its_shape():
     assert summary.phases == [("freeze", 0.5), ("plan", 1.25)]
     assert summary.skipped == ["XYZ"]
     assert window_summary(TradeWindow(report="garbage", timings=None)).accounts == "—"
+
+
+def test_the_page_loads_with_redis_down(ops_client, settings):
+    # Nothing listens on port 1: every cache call fails as it does with Redis stopped.
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = ops_client.get(reverse("ops:index"))
+    assert response.status_code == 200
+    assert response.context["books"]["ok"] is True  # computed, not read from the cache
+    assert response.context["last_tick"] is None

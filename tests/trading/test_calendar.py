@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -7,6 +8,8 @@ import pytest
 
 from trading.calendar import (
     AFTERNOON,
+    FIRST_DAY,
+    LAST_DAY,
     MARKET_TZ,
     MORNING,
     CalendarRangeError,
@@ -17,12 +20,24 @@ from trading.calendar import (
     next_window_for,
     sessions_on,
     trades_in,
-    window_for_account,
 )
+from trading.valuation import window_for_account
 
 
 def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=MARKET_TZ)
+
+
+def test_the_market_time_zone_is_new_york_as_in_the_exchange_calendar():
+    import exchange_calendars
+
+    assert MARKET_TZ.key == "America/New_York"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecation noise from inside the package
+        xnys = exchange_calendars.get_calendar(
+            "XNYS", start=FIRST_DAY.isoformat(), end=LAST_DAY.isoformat()
+        )
+    assert str(xnys.tz) == MARKET_TZ.key
 
 
 def test_thanksgiving_is_a_holiday_with_no_windows():

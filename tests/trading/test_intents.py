@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from pies.models import Pie, Slice
 from pies.services import open_account
-from trading.calendar import window_for_account
 from trading.models import (
     Account,
     AccountKind,
@@ -34,6 +33,7 @@ from trading.services import (
     request_rebalance,
     request_withdrawal,
 )
+from trading.valuation import window_for_account
 
 
 def fund(account: Account, amount: str) -> None:

@@ -11,6 +11,7 @@ from trading.lots import METHODS, OpenLot, consume_lots, order_lots, term_of
 
 D = Decimal
 SOLD_ON = date(2025, 6, 1)
+PRICE = D("110")  # the window price the sells below are ranked at
 
 # Sold at 110.00 on 2025-06-01:
 #   id  acquired    per share  gain  term
@@ -90,7 +91,7 @@ def test_an_unknown_method_is_refused() -> None:
 
 def test_a_sell_consumes_lots_in_order_and_splits_cost_and_proceeds() -> None:
     consumptions = consume_lots(
-        LOTS, quantity=D("12"), proceeds=D("1320.00"), method="fifo", sold_on=SOLD_ON
+        LOTS, quantity=D("12"), proceeds=D("1320.00"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )
     assert [(c.lot_id, c.quantity, c.proceeds, c.cost, c.gain, c.term) for c in consumptions] == [
         (1, D("10"), D("1100.00"), D("1000.00"), D("100.00"), "long"),
@@ -99,14 +100,26 @@ def test_a_sell_consumes_lots_in_order_and_splits_cost_and_proceeds() -> None:
     assert consumptions[1].acquired_on == date(2024, 2, 1)
 
 
-def test_a_sell_ranks_lots_at_its_own_price() -> None:
-    # proceeds / quantity = 110.00: lot 2 is the largest short-term loss
+def test_a_sell_ranks_lots_at_the_window_price() -> None:
+    # At 110.00 lot 2 is the largest short-term loss.
     consumptions = consume_lots(
-        LOTS, quantity=D("1"), proceeds=D("110.00"), method="tax_min", sold_on=SOLD_ON
+        LOTS, quantity=D("1"), proceeds=D("110.00"), price=PRICE, method="tax_min", sold_on=SOLD_ON
     )
     assert [(c.lot_id, c.cost, c.gain, c.term) for c in consumptions] == [
         (2, D("120.00"), D("-10.00"), "short")
     ]
+
+
+def test_a_lot_bought_at_the_window_price_ranks_as_zero_gain_whatever_the_proceeds() -> None:
+    # The sell raised a cent less than 110.00 a share (rounding, or a fill below w). Ranked at
+    # the proceeds, lot 5 (bought at 110.00) would be a short-term loss of 0.002 a share and go
+    # first; at the window price it is a zero gain, after lot 3's long-term loss.
+    lots = [LOTS[2], LOTS[4]]
+    consumptions = consume_lots(
+        lots, quantity=D("5"), proceeds=D("549.99"), price=PRICE, method="tax_min", sold_on=SOLD_ON
+    )
+    assert [(c.lot_id, c.quantity, c.proceeds) for c in consumptions] == [(3, D("5"), D("549.99"))]
+    assert consumptions[0].gain == D("549.99") - D("650.00")  # realized at the actual proceeds
 
 
 def test_a_partly_consumed_lot_costs_its_share_rounded_half_up_and_the_last_portion_the_rest() -> (
@@ -114,18 +127,18 @@ def test_a_partly_consumed_lot_costs_its_share_rounded_half_up_and_the_last_port
 ):
     lot = OpenLot(1, date(2025, 1, 1), D("3"), D("100.00"))
     first = consume_lots(
-        [lot], quantity=D("2"), proceeds=D("50.00"), method="fifo", sold_on=SOLD_ON
+        [lot], quantity=D("2"), proceeds=D("50.00"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )
     assert first[0].cost == D("66.67")  # 66.666... half-up
     rest = OpenLot(1, date(2025, 1, 1), D("1"), lot.remaining_cost - first[0].cost)
     last = consume_lots(
-        [rest], quantity=D("1"), proceeds=D("25.00"), method="fifo", sold_on=SOLD_ON
+        [rest], quantity=D("1"), proceeds=D("25.00"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )
     assert last[0].cost == D("33.33")
     assert first[0].cost + last[0].cost == lot.remaining_cost
     half = OpenLot(2, date(2025, 1, 1), D("2"), D("0.01"))
     assert consume_lots(
-        [half], quantity=D("1"), proceeds=D("1.00"), method="fifo", sold_on=SOLD_ON
+        [half], quantity=D("1"), proceeds=D("1.00"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )[0].cost == D("0.01")  # 0.005 rounds half-up
 
 
@@ -136,7 +149,7 @@ def test_the_proceeds_split_over_lots_sums_exactly_to_the_sell() -> None:
         OpenLot(3, date(2025, 1, 3), D("1"), D("10.00")),
     ]
     consumptions = consume_lots(
-        lots, quantity=D("3"), proceeds=D("100.00"), method="fifo", sold_on=SOLD_ON
+        lots, quantity=D("3"), proceeds=D("100.00"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )
     # 100.00 / 3 = 33.33; then 66.67 / 2 = 33.335 -> 33.34; the last takes 33.33
     assert [c.proceeds for c in consumptions] == [D("33.33"), D("33.34"), D("33.33")]
@@ -148,7 +161,7 @@ def test_no_proceeds_portion_goes_negative_when_several_round_up() -> None:
     # Splitting on the original total would give 0.01, 0.01, 0.01 and then -0.01.
     lots = [OpenLot(i, date(2025, 1, i), D("1"), D("1.00")) for i in range(1, 5)]
     consumptions = consume_lots(
-        lots, quantity=D("4"), proceeds=D("0.02"), method="fifo", sold_on=SOLD_ON
+        lots, quantity=D("4"), proceeds=D("0.02"), price=PRICE, method="fifo", sold_on=SOLD_ON
     )
     assert [c.proceeds for c in consumptions] == [D("0.01"), D("0.00"), D("0.01"), D("0.00")]
     assert all(c.proceeds >= 0 for c in consumptions)
@@ -160,7 +173,12 @@ def test_fractional_quantities_split_the_proceeds_half_up() -> None:
         OpenLot(2, date(2025, 1, 2), D("1.5"), D("15.00")),
     ]
     consumptions = consume_lots(
-        lots, quantity=D("1.000001"), proceeds=D("10.01"), method="fifo", sold_on=SOLD_ON
+        lots,
+        quantity=D("1.000001"),
+        proceeds=D("10.01"),
+        price=PRICE,
+        method="fifo",
+        sold_on=SOLD_ON,
     )
     assert [c.quantity for c in consumptions] == [D("0.333333"), D("0.666668")]
     # 10.01 * 0.333333 / 1.000001 = 3.33666..., half-up 3.34; the last takes 6.67
@@ -170,6 +188,10 @@ def test_fractional_quantities_split_the_proceeds_half_up() -> None:
 
 def test_selling_more_than_the_lots_hold_is_refused() -> None:
     with pytest.raises(ValueError, match="the lots hold 50"):
-        consume_lots(LOTS, quantity=D("51"), proceeds=D("1"), method="fifo", sold_on=SOLD_ON)
+        consume_lots(
+            LOTS, quantity=D("51"), proceeds=D("1"), price=PRICE, method="fifo", sold_on=SOLD_ON
+        )
     with pytest.raises(ValueError, match="positive quantity"):
-        consume_lots(LOTS, quantity=D("0"), proceeds=D("0"), method="fifo", sold_on=SOLD_ON)
+        consume_lots(
+            LOTS, quantity=D("0"), proceeds=D("0"), price=PRICE, method="fifo", sold_on=SOLD_ON
+        )

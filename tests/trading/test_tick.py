@@ -14,9 +14,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from trading.calendar import MARKET_TZ, window_for_account
+from trading.calendar import MARKET_TZ
 from trading.models import TradeWindow, WindowStatus
-from trading.services import open_due_windows
+from trading.services import open_due_windows, windows_to_run
+from trading.tasks import tick
+from trading.valuation import window_for_account
 
 TUESDAY = date(2026, 11, 24)
 
@@ -35,6 +37,11 @@ def enqueued():
         yield sent
 
 
+def tick_at(*, now: datetime) -> dict[str, list[int]]:
+    """One tick at ``now``: the service opens and claims windows, the task sends them."""
+    return tick(now=now.isoformat())
+
+
 def windows() -> list[tuple[date, str, str]]:
     return [
         (w.trade_date, w.session, w.status)
@@ -43,7 +50,7 @@ def windows() -> list[tuple[date, str, str]]:
 
 
 def test_the_tick_opens_and_enqueues_the_window_that_is_due(db, enqueued):
-    outcome = open_due_windows(now=ny(TUESDAY, 9, 30, 20))
+    outcome = tick_at(now=ny(TUESDAY, 9, 30, 20))
     window = TradeWindow.objects.get()
     assert (window.trade_date, window.session, window.status) == (TUESDAY, "morning", "scheduled")
     assert window.scheduled_at == ny(TUESDAY, 9, 30)
@@ -53,23 +60,23 @@ def test_the_tick_opens_and_enqueues_the_window_that_is_due(db, enqueued):
 
 
 def test_a_tick_before_the_first_window_or_on_a_holiday_does_nothing(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 9, 29, 59))
-    open_due_windows(now=ny(date(2026, 11, 26), 10, 0))  # Thanksgiving
-    open_due_windows(now=ny(date(2026, 11, 28), 10, 0))  # a Saturday
+    tick_at(now=ny(TUESDAY, 9, 29, 59))
+    tick_at(now=ny(date(2026, 11, 26), 10, 0))  # Thanksgiving
+    tick_at(now=ny(date(2026, 11, 28), 10, 0))  # a Saturday
     assert windows() == []
     assert enqueued == []
 
 
 def test_two_ticks_in_the_same_minute_open_and_enqueue_the_window_once(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 9, 30, 1))
-    second = open_due_windows(now=ny(TUESDAY, 9, 30, 40))
+    tick_at(now=ny(TUESDAY, 9, 30, 1))
+    second = tick_at(now=ny(TUESDAY, 9, 30, 40))
     assert second == {"created": [], "enqueued": [], "missed": [], "resumed": [], "retried": []}
     assert TradeWindow.objects.count() == 1
     assert len(enqueued) == 1
 
 
 def test_a_window_missed_while_the_scheduler_was_down_runs_late_the_same_day(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 12, 0))
+    tick_at(now=ny(TUESDAY, 12, 0))
     window = TradeWindow.objects.get()
     assert window.session == "morning"
     assert window.report["late_seconds"] == 2 * 3600 + 30 * 60
@@ -77,7 +84,7 @@ def test_a_window_missed_while_the_scheduler_was_down_runs_late_the_same_day(db,
 
 
 def test_a_window_whose_successor_has_started_is_marked_missed(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 15, 0, 30))
+    tick_at(now=ny(TUESDAY, 15, 0, 30))
     assert windows() == [
         (TUESDAY, "morning", "missed"),
         (TUESDAY, "afternoon", "scheduled"),
@@ -86,9 +93,9 @@ def test_a_window_whose_successor_has_started_is_marked_missed(db, enqueued):
 
 
 def test_a_scheduled_window_that_never_started_is_missed_once_the_next_window_is_due(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 9, 30, 5))
+    tick_at(now=ny(TUESDAY, 9, 30, 5))
     # No worker picked it up; the scheduler comes back in the afternoon.
-    outcome = open_due_windows(now=ny(TUESDAY, 15, 0, 5))
+    outcome = tick_at(now=ny(TUESDAY, 15, 0, 5))
     morning = TradeWindow.objects.get(session="morning")
     assert morning.status == WindowStatus.MISSED
     assert outcome["missed"] == [morning.pk]
@@ -96,25 +103,25 @@ def test_a_scheduled_window_that_never_started_is_missed_once_the_next_window_is
 
 
 def test_the_afternoon_window_missed_until_the_next_day_is_not_run_late(db, enqueued):
-    open_due_windows(now=ny(TUESDAY, 15, 0, 5))
+    tick_at(now=ny(TUESDAY, 15, 0, 5))
     enqueued.clear()
-    open_due_windows(now=ny(TUESDAY + timedelta(days=1), 8, 0))
+    tick_at(now=ny(TUESDAY + timedelta(days=1), 8, 0))
     assert TradeWindow.objects.get(session="afternoon").status == WindowStatus.MISSED
     assert enqueued == []
 
 
 def test_an_early_close_day_has_no_afternoon_window_and_runs_its_morning_late(db, enqueued):
-    open_due_windows(now=ny(date(2026, 11, 27), 15, 30))
+    tick_at(now=ny(date(2026, 11, 27), 15, 30))
     assert windows() == [(date(2026, 11, 27), "morning", "scheduled")]
     assert len(enqueued) == 1
 
 
 def test_a_lost_message_is_sent_again_after_the_stall_time(db, enqueued, settings):
     settings.PIES_WINDOW_STALL_SECONDS = 120
-    open_due_windows(now=ny(TUESDAY, 9, 30, 5))
-    open_due_windows(now=ny(TUESDAY, 9, 31, 5))
+    tick_at(now=ny(TUESDAY, 9, 30, 5))
+    tick_at(now=ny(TUESDAY, 9, 31, 5))
     assert len(enqueued) == 1
-    open_due_windows(now=ny(TUESDAY, 9, 33, 5))
+    tick_at(now=ny(TUESDAY, 9, 33, 5))
     assert len(enqueued) == 2
 
 
@@ -127,9 +134,9 @@ def test_a_running_window_with_a_stale_heartbeat_is_resumed_once(db, enqueued, s
         status=WindowStatus.RUNNING,
         heartbeat_at=ny(TUESDAY, 9, 31),
     )
-    assert open_due_windows(now=ny(TUESDAY, 9, 35))["resumed"] == []
-    assert open_due_windows(now=ny(TUESDAY, 9, 37))["resumed"] == [window.pk]
-    assert open_due_windows(now=ny(TUESDAY, 9, 38))["resumed"] == []
+    assert tick_at(now=ny(TUESDAY, 9, 35))["resumed"] == []
+    assert tick_at(now=ny(TUESDAY, 9, 37))["resumed"] == [window.pk]
+    assert tick_at(now=ny(TUESDAY, 9, 38))["resumed"] == []
     assert enqueued == [window.pk]
 
 
@@ -142,7 +149,7 @@ def test_a_running_window_is_resumed_even_after_its_successor_is_due(db, enqueue
         status=WindowStatus.RUNNING,
         heartbeat_at=ny(TUESDAY, 9, 31),
     )
-    outcome = open_due_windows(now=ny(TUESDAY, 15, 1))
+    outcome = tick_at(now=ny(TUESDAY, 15, 1))
     assert window.pk in outcome["resumed"]
     window.refresh_from_db()
     assert window.status == WindowStatus.RUNNING
@@ -207,7 +214,7 @@ def test_a_real_worker_runs_the_window_the_tick_opens(make_user, make_security, 
     try:
         # The window this account trades in next (a morning account skips afternoons).
         due = window_for_account(account, timezone.now())
-        outcome = open_due_windows(now=due.starts_at + timedelta(seconds=30))
+        outcome = tick_at(now=due.starts_at + timedelta(seconds=30))
         [window_id] = outcome["enqueued"]
         deadline = time.monotonic() + 25
         window = TradeWindow.objects.get(pk=window_id)
@@ -230,9 +237,25 @@ def test_a_real_worker_runs_the_window_the_tick_opens(make_user, make_security, 
     assert Intent.objects.pending().count() == 0
 
 
-def test_the_tick_task_takes_an_injected_time(db, enqueued):
-    from trading.tasks import tick
+def test_the_service_claims_the_windows_and_leaves_the_sending_to_the_task(db, enqueued, settings):
+    settings.PIES_WINDOW_STALL_SECONDS = 300
+    stalled = TradeWindow.objects.create(
+        trade_date=TUESDAY,
+        session="morning",
+        scheduled_at=ny(TUESDAY, 9, 30),
+        status=WindowStatus.RUNNING,
+        heartbeat_at=ny(TUESDAY, 9, 31),
+    )
+    outcome = open_due_windows(now=ny(TUESDAY, 15, 0, 5))
+    afternoon = TradeWindow.objects.get(session="afternoon")
+    assert enqueued == []  # the services do not know the tasks
+    assert windows_to_run(outcome) == [afternoon.pk, stalled.pk]
+    # Claimed: a second tick at the same time has nothing left to send.
+    assert windows_to_run(tick_at(now=ny(TUESDAY, 15, 0, 6))) == []
+    assert enqueued == []
 
+
+def test_the_tick_task_takes_an_injected_time(db, enqueued):
     tick.apply(kwargs={"now": ny(TUESDAY, 15, 0, 10).isoformat()}).get()
     assert windows() == [(TUESDAY, "morning", "missed"), (TUESDAY, "afternoon", "scheduled")]
 
@@ -242,7 +265,6 @@ def test_the_tick_task_records_when_it_last_ran_for_the_operations_page(db, enqu
 
     from trading.ops import last_tick
     from trading.services.windows import LAST_TICK_KEY
-    from trading.tasks import tick
 
     cache.delete(LAST_TICK_KEY)
     assert last_tick() is None
@@ -266,10 +288,10 @@ def test_a_failed_window_is_retried_a_few_times_then_left_to_staff(db, enqueued,
         error="BrokerDown: try later",
     )
     cache.delete_many([f"window-retry:{window.pk}:{n}" for n in range(5)])
-    assert open_due_windows(now=ny(TUESDAY, 9, 31, 30))["retried"] == []  # not a stall yet
-    assert open_due_windows(now=ny(TUESDAY, 9, 33))["retried"] == [window.pk]
-    assert open_due_windows(now=ny(TUESDAY, 9, 34))["retried"] == []  # sent once per attempt
+    assert tick_at(now=ny(TUESDAY, 9, 31, 30))["retried"] == []  # not a stall yet
+    assert tick_at(now=ny(TUESDAY, 9, 33))["retried"] == [window.pk]
+    assert tick_at(now=ny(TUESDAY, 9, 34))["retried"] == []  # sent once per attempt
     assert enqueued.count(window.pk) == 1
 
     TradeWindow.objects.filter(pk=window.pk).update(attempts=3)
-    assert open_due_windows(now=ny(TUESDAY, 9, 40))["retried"] == []  # staff take it from here
+    assert tick_at(now=ny(TUESDAY, 9, 40))["retried"] == []  # staff take it from here

@@ -3,7 +3,6 @@ house residue, internal crossing, lots, and who a scheduled window serves."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -11,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from pies.models import Slice
-from tests.trading.conftest_engine import add_cash, build_account, intent, orders_by_path, security
+from tests.trading.engine_helpers import add_cash, build_account, intent, orders_by_path, security
 from trading.books import verify_books
-from trading.brokers import BlockRequest, Broker, BrokerFill, SimulatedBroker
+from trading.brokers import SimulatedBroker
 from trading.models import (
     Account,
     AccountKind,
@@ -39,23 +38,8 @@ def two(a: str, b: str, va: str = "0", vb: str = "0", ta: str = "50", tb: str = 
     }
 
 
-class CheapSells(Broker):
-    """Fills net sells 10 % below the window price (a falling market), net buys at it."""
-
-    def execute(self, blocks: Sequence[BlockRequest]) -> list[BrokerFill]:
-        return [
-            BrokerFill(
-                b.security_id,
-                b.side,
-                b.quantity,
-                b.window_price * Decimal("0.9") if b.side == "sell" else b.window_price,
-            )
-            for b in blocks
-        ]
-
-
 def test_orders_on_a_security_without_price_wait_and_the_report_says_so(alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     spec = two("AAA", "NOP")
     spec["slices"][1]["symbol"] = "NOP"
     account, leaves = build_account(alice, spec)
@@ -147,33 +131,37 @@ def test_a_removal_sells_in_full_and_reinvests_in_the_parent_pie(alice):
     assert verify_books() == []
 
 
-def test_buys_are_prorated_when_the_sells_raise_less_and_the_house_takes_the_shares(alice):
+def test_sells_sized_at_the_limit_price_pay_for_the_buys_when_the_broker_fills_at_it(
+    alice, settings
+):
+    # A falling market: the window accepts 10 % (b = 1000) and the broker sells exactly at the
+    # limit, 9.00, and buys 10 % above w. No proration, no house capital.
+    settings.PIES_MAX_SLIPPAGE_BP = 1000
     account, _ = build_account(alice, two("AAA", "BBB", "1000", "0"))
-    house = Account.system(AccountKind.HOUSE)
-    add_cash(house, "100.00")  # house capital: it pays for the shares nobody could
     intent(account, "rebalance", pie=account.pies.get(is_root=True))
 
     window = open_adhoc_window()
-    report = run_window(window.pk, broker=CheapSells())
+    run_window(window.pk, broker=SimulatedBroker(slippage_bp=1000))
 
     sell = Order.objects.get(window=window, side="sell")
     buy = Order.objects.get(window=window, side="buy")
-    assert (sell.quantity, sell.price, sell.filled_amount) == (
-        Decimal("50.000000"),
-        Decimal("9.0000"),
-        Decimal("450.00"),
+    # 500.00 at the limit 9.00: 55.555556 shares (rounded up), which raise 500.00 there.
+    assert (sell.amount, sell.quantity, sell.filled_amount) == (
+        Decimal("500.00"),
+        Decimal("55.555556"),
+        Decimal("500.00"),
     )
+    # The buy is paid in full and gets what 500.00 bought at 11.00.
     assert (buy.amount, buy.filled_amount, buy.quantity) == (
         Decimal("500.00"),
-        Decimal("450.00"),
-        Decimal("45.000000"),
+        Decimal("500.00"),
+        Decimal("45.454545"),
     )
-    block = BlockOrder.objects.get(window=window, security__symbol="BBB")
-    assert block.net_quantity == Decimal("50")
-    assert block.house_quantity == Decimal("5")
-    assert block.house_cash == Decimal("-50.00")  # it paid 500 for 50, the account 450 for 45
-    assert Position.objects.get(account=house, security__symbol="BBB").quantity == 5
-    assert report["counts"]["prorated_accounts"] == 1
+    block = BlockOrder.objects.get(window=window, security__symbol="AAA")
+    assert (block.net_side, block.limit_price) == ("sell", Decimal("9.0000"))
+    house = Account.system(AccountKind.HOUSE)
+    assert house.cash == 0
+    assert not Position.objects.filter(account=house).exists()
     account.refresh_from_db()
     assert account.cash == Decimal("0.00")
     assert verify_books() == []
@@ -212,26 +200,32 @@ def test_the_house_takes_the_rounding_residues_and_every_block_reconciles(make_u
     assert verify_books() == []
 
 
-def test_slippage_moves_the_fill_price_and_the_house_keeps_the_block_exact(alice):
+def test_slippage_on_a_net_buy_costs_the_buyers_shares_and_the_house_needs_no_capital(alice):
     account, _ = build_account(alice, two("AAA", "BBB"))
-    add_cash(Account.system(AccountKind.HOUSE), "10.00")
     intent(account, "deposit", "1000.00")
 
     window = open_adhoc_window()
     run_window(window.pk, broker=SimulatedBroker(slippage_bp=50))
 
     block = BlockOrder.objects.get(window=window, security__symbol="AAA")
+    # 500.00 in dollars at 10.05: 49.751243 shares for 500.00 (rounded up to the cent).
+    assert (block.net_side, block.net_quantity, block.settlement_amount) == (
+        "buy",
+        Decimal("49.751243"),
+        Decimal("500.00"),
+    )
     assert block.fill_price == Decimal("10.0500")
     order = Order.objects.get(window=window, security__symbol="AAA")
-    assert order.quantity == Decimal("49.751243")  # 500.00 / 10.05, floored
-    assert block.house_quantity == Decimal("50") - order.quantity
+    assert (order.quantity, order.filled_amount) == (Decimal("49.751243"), Decimal("500.00"))
+    assert (block.house_quantity, block.house_cash) == (0, 0)
+    assert Account.system(AccountKind.HOUSE).cash == 0
     assert verify_books() == []
 
 
 def test_a_buy_and_a_sell_of_one_security_cross_and_only_the_net_goes_to_the_broker(
     alice, bob, settings
 ):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     buyer, _ = build_account(alice, {"slices": [{"name": "VTI", "target_percent": "100"}]})
     seller, _ = build_account(
         bob, {"slices": [{"name": "VTI", "target_percent": "100", "value": "1000"}]}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.trading.conftest_engine import build_account, intent, plain_user
+from tests.trading.engine_helpers import build_account, intent, plain_user
 from trading.books import verify_books
 from trading.models import Account, Disposal, Intent, LedgerEntry, Lot, Position, TradeWindow
 from trading.window import WindowFault, open_adhoc_window, run_window
@@ -161,7 +161,7 @@ def test_a_crash_after_any_chunk_resumes_to_the_same_books(make_user, fail_after
 
 
 def test_a_failed_window_keeps_its_intents_pending_until_the_retry(alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     account, _ = build_account(alice, {"slices": [{"name": "AAA", "target_percent": "100"}]})
     deposit = intent(account, "deposit", "10.00")
     window = open_adhoc_window()
@@ -170,8 +170,10 @@ def test_a_failed_window_keeps_its_intents_pending_until_the_retry(alice, settin
         pass
 
     class Refuses:
-        def execute(self, blocks):
+        def sell(self, orders):
             raise Broken("the broker is down")
+
+        buy = sell
 
     with pytest.raises(Broken):
         run_window(window.pk, broker=Refuses())  # type: ignore[arg-type]

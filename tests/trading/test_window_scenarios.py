@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trading.conftest_engine import build_account, intent, orders_by_path
+from tests.trading.engine_helpers import build_account, intent, orders_by_path
 from trading.books import verify_books
 from trading.models import Disposal, Order
 from trading.window import open_adhoc_window, run_window
@@ -28,7 +28,8 @@ def by_kind(kind: str) -> list:
 
 @pytest.mark.parametrize("scenario", by_kind("deposit"))
 def test_a_deposit_window_buys_exactly_the_scenario_amounts(scenario, alice, settings):
-    settings.PIES_AUTO_INVEST_TRIGGER = "0"  # scenarios deposit amounts below the trigger too
+    # The scenarios deposit amounts below the trigger too.
+    settings.PIES_AUTO_INVEST_TRIGGER = Decimal("0")
     account, leaves = build_account(alice, scenario["pie"])
     deposit = intent(account, "deposit", scenario["amount"])
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from bench.trade_window import generate
-from tests.trading.conftest_engine import statement_counter
+from tests.trading.engine_helpers import statement_counter
 from trading.books import verify_books
 from trading.models import TradeWindow
 from trading.window import open_adhoc_window, run_window

@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from pies.models import Pie
+from trading.calendar import previous_close
 from trading.models import (
     Account,
     Disposal,
@@ -28,7 +29,6 @@ from trading.models import (
     Security,
     TradeWindow,
 )
-from trading.views import previous_close
 
 NY = ZoneInfo("America/New_York")
 

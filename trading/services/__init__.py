@@ -1,20 +1,21 @@
 """Multi-model workflows of the trading app, one transaction each, split by subdomain.
 
 Import from here (``from trading.services import request_deposit``): the split into modules
-is an implementation detail.
+is an implementation detail. ``available_to_withdraw`` is a read (``trading.valuation``),
+exported here too because the withdrawal pages and API show it next to the request.
 """
 
 from __future__ import annotations
 
 from trading.services.dividends import pay_dividend, pay_due_dividends
-from trading.services.intents import (
+from trading.services.errors import (
     IdempotencyConflict,
     IntentError,
     IntentNotCancellable,
-    IntentResult,
     RebalanceAlreadyPending,
-    account_value,
-    available_to_withdraw,
+)
+from trading.services.intents import (
+    IntentResult,
     cancel_intent,
     request_deposit,
     request_rebalance,
@@ -22,11 +23,13 @@ from trading.services.intents import (
 )
 from trading.services.preview import (
     Preview,
+    preview_deposit,
     preview_rebalance,
     preview_removal,
     preview_withdrawal,
 )
-from trading.services.windows import open_due_windows
+from trading.services.windows import open_due_windows, windows_to_run
+from trading.valuation import available_to_withdraw
 
 __all__ = [
     "IdempotencyConflict",
@@ -35,16 +38,17 @@ __all__ = [
     "IntentResult",
     "Preview",
     "RebalanceAlreadyPending",
-    "account_value",
     "available_to_withdraw",
     "cancel_intent",
     "open_due_windows",
     "pay_dividend",
     "pay_due_dividends",
+    "preview_deposit",
     "preview_rebalance",
     "preview_removal",
     "preview_withdrawal",
     "request_deposit",
     "request_rebalance",
     "request_withdrawal",
+    "windows_to_run",
 ]

@@ -10,58 +10,27 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from pies.models import Pie, Slice
-from pies.tree import invested_values
-from trading.calendar import WindowSlot, window_for_account
+from trading.calendar import WindowSlot
 from trading.models import Account, Intent, IntentKind, IntentStatus
-from trading.money import MAX_DEPOSIT, ZERO, parse_amount
+from trading.money import MAX_DEPOSIT
+from trading.services.errors import (
+    IdempotencyConflict,
+    IntentError,
+    IntentNotCancellable,
+    RebalanceAlreadyPending,
+    intent_amount,
+)
+from trading.valuation import available_to_withdraw, window_for_account
 
 IDEMPOTENCY_CONSTRAINT = "idempotency_key_unique_per_account"
 REBALANCE_CONSTRAINT = "one_pending_rebalance_per_pie"
 MAX_KEY_LENGTH = 255
-
-
-class IntentError(ValueError):
-    """Bad input for an intent: ``field`` names the offending input (a form or API field)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-    @property
-    def errors(self) -> dict[str, list[str]]:
-        return {self.field: [self.message]}
-
-
-class RebalanceAlreadyPending(IntentError):
-    """A second pending rebalance of one pie (the API answers 409)."""
-
-    def __init__(self, message: str = "A rebalance of this pie is already pending.") -> None:
-        super().__init__("pie", message)
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was already used for this account with a different request."""
-
-    def __init__(self, intent: Intent) -> None:
-        super().__init__(
-            "This Idempotency-Key was already used with a different request; "
-            "send a new key for a new request."
-        )
-        self.intent = intent
-
-
-class IntentNotCancellable(Exception):
-    """The intent is no longer pending, or its window has already taken it."""
 
 
 @dataclass(frozen=True)
@@ -73,22 +42,6 @@ class IntentResult:
     def window(self) -> WindowSlot:
         """The window that will take the intent: the next one its account trades in."""
         return window_for_account(self.intent.account, self.intent.created_at)
-
-
-def account_value(*, account: Account, at: datetime | None = None) -> Decimal:
-    """Cash plus positions at the latest prices (the value the withdrawal limit and the
-    both-windows threshold are judged by)."""
-    return account.cash + invested_values([account.pk], at)[account.pk]
-
-
-def available_to_withdraw(*, account: Account) -> Decimal:
-    """The account's value net of the withdrawals already pending (nothing once a withdrawal
-    of everything is pending)."""
-    pending = Intent.objects.pending().filter(account=account, kind=IntentKind.WITHDRAWAL)
-    if pending.filter(withdraw_all=True).exists():
-        return ZERO
-    reserved = pending.aggregate(total=Sum("amount"))["total"] or ZERO
-    return max(account_value(account=account) - reserved, ZERO)
 
 
 # --- idempotency -----------------------------------------------------------------------------
@@ -153,13 +106,6 @@ def _check_investor(account: Account) -> None:
         raise IntentError("account", "System accounts take no intents.")
 
 
-def _amount(raw: object, *, maximum: Decimal | None = None) -> Decimal:
-    try:
-        return parse_amount(raw, maximum=maximum)
-    except ValueError as error:
-        raise IntentError("amount", str(error)) from None
-
-
 # --- the services ----------------------------------------------------------------------------
 
 
@@ -174,7 +120,7 @@ def request_deposit(
     """Queue a deposit of ``amount`` (0.01 .. 1,000,000.00), credited when its window starts."""
     _check_investor(account)
     key = _clean_key(idempotency_key)
-    value = _amount(amount, maximum=MAX_DEPOSIT)
+    value = intent_amount(amount, maximum=MAX_DEPOSIT)
     digest = _fingerprint(IntentKind.DEPOSIT, fingerprint, f"amount={value}")
     if key and (found := _replay(account=account, key=key, fingerprint=digest)):
         return found
@@ -201,7 +147,7 @@ def request_withdrawal(
             raise IntentError("amount", "Leave the amount empty to withdraw everything.")
         value = None
     else:
-        value = _amount(amount)
+        value = intent_amount(amount)
     digest = _fingerprint(
         IntentKind.WITHDRAWAL, fingerprint, "all" if withdraw_all else f"amount={value}"
     )

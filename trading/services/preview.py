@@ -1,4 +1,5 @@
-"""The tax-impact preview: what a rebalance, a withdrawal or a slice removal would sell now.
+"""Previews: what a deposit would buy, and the tax impact of what a rebalance, a withdrawal or
+a slice removal would sell now.
 
 Estimates at the latest prices, with the same money rules the window uses (pies.allocation)
 and the account's lot method (trading.lots): the planned orders, the lots the sells would
@@ -11,17 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
 from pies.allocation import Allocation, Node, allocate_buy, allocate_sell, pie, rebalance
 from pies.models import Pie, Slice
 from pies.tree import PortfolioView, SliceView, load_portfolio, open_lots
-from trading.calendar import window_for_account
 from trading.lots import LONG, Consumption, OpenLot, consume_lots
 from trading.models import Account, Intent, IntentKind
-from trading.money import ZERO, ceil_shares, floor_cents
-from trading.services.intents import IntentError, _amount, available_to_withdraw
+from trading.money import MAX_DEPOSIT, ZERO, ceil_shares, floor_cents, limit_price
+from trading.services.errors import IntentError, intent_amount
+from trading.valuation import available_to_withdraw, window_for_account
 
 RETIREMENT_NOTE = (
     "This is a retirement account: sales in it realise no taxable gains, so there is nothing "
@@ -127,21 +129,27 @@ def _build(
     uses: list[LotUse] = []
     for path, amount in sells.items():
         leaf_ = priced.get(path)
-        if leaf_ is None or amount <= 0 or leaf_.quantity <= 0:
+        if leaf_ is None or leaf_.price is None or amount <= 0 or leaf_.quantity <= 0:
             continue  # no price: the window would skip it too
-        quantity = _sell_quantity(leaf_, amount)
+        price = leaf_.price
+        quantity = _sell_quantity(leaf_, amount, price)
         orders.append(PlannedOrder(path, leaf_.symbol or "", "sell", amount, quantity))
         lots = [
             OpenLot(lot.id, lot.acquired_on, lot.remaining_quantity, lot.remaining_cost)
-            for lot in lots_by_position.get(leaf_.position_id, [])
+            for lot in (lots_by_position.get(leaf_.position_id, []) if leaf_.position_id else [])
         ]
         held = sum((lot.remaining_quantity for lot in lots), ZERO)
         if not lots or held <= 0:
             continue
         quantity = min(quantity, held)
-        proceeds = floor_cents(quantity * leaf_.price)  # type: ignore[operator]
+        proceeds = floor_cents(quantity * price)
         for used in consume_lots(
-            lots, quantity=quantity, proceeds=proceeds, method=account.lot_method, sold_on=sold_on
+            lots,
+            quantity=quantity,
+            proceeds=proceeds,
+            price=price,
+            method=account.lot_method,
+            sold_on=sold_on,
         ):
             uses.append(LotUse(path, leaf_.symbol or "", used))
     for path, amount in buys.items():
@@ -158,12 +166,14 @@ def _build(
     )
 
 
-def _sell_quantity(leaf_: SliceView, amount: Decimal) -> Decimal:
-    """allocation.md, Selling 4: shares rounded up, never more than held; an amount that is the
-    whole (sellable) value sells the whole position."""
+def _sell_quantity(leaf_: SliceView, amount: Decimal, price: Decimal) -> Decimal:
+    """allocation.md, Selling 4: shares at the limit price the window sizes sells at, rounded
+    up, never more than held; an amount that is the whole (sellable) value sells the whole
+    position."""
     if amount >= floor_cents(leaf_.exact_value):
         return leaf_.quantity
-    return min(ceil_shares(amount / leaf_.price), leaf_.quantity)  # type: ignore[operator]
+    limit = limit_price(price, settings.PIES_MAX_SLIPPAGE_BP)
+    return min(ceil_shares(amount / limit), leaf_.quantity)
 
 
 def _split(allocation: Allocation) -> dict[str, Decimal]:
@@ -200,11 +210,25 @@ def preview_rebalance(*, account: Account, pie: Pie | int | None = None) -> Prev
             - account.min_cash
         )
         extra = max(floor_cents(extra), ZERO)
-    node = view.to_node(None if is_root else int(pie_id))  # type: ignore[arg-type]
+    node = view.to_node(None if is_root or pie_id is None else int(pie_id))
     plan = rebalance(node, extra_cash=extra)
     sells = {path: -amount for path, amount in plan.orders.items() if amount < 0}
     buys = {path: amount for path, amount in plan.orders.items() if amount > 0}
     return _build(account=account, view=view, sells=sells, buys=buys)
+
+
+def preview_deposit(
+    *, account: Account, amount: object, view: PortfolioView | None = None
+) -> list[tuple[str, Decimal]]:
+    """How a deposit of ``amount`` would be split over the pie at the latest prices, as (leaf
+    path, amount) pairs: the same rule the window applies (allocation.md, Buying), the most
+    underweight slices first. Empty while the pie has no slices. ``view`` is the account's
+    portfolio when the caller has loaded it already."""
+    value = intent_amount(amount, maximum=MAX_DEPOSIT)
+    view = view or load_portfolio(account)
+    if not view.root.slices:
+        return []
+    return list(allocate_buy(view.to_node(), value, rule="deposit").amounts.items())
 
 
 def preview_withdrawal(
@@ -216,7 +240,7 @@ def preview_withdrawal(
     if withdraw_all:
         to_raise = view.root.value + account.cash  # at least everything: sells every leaf
     else:
-        value = _amount(amount)
+        value = intent_amount(amount)
         available = available_to_withdraw(account=account)
         if value > available:
             raise IntentError("amount", f"You can withdraw at most {available:,.2f}.")

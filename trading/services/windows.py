@@ -1,9 +1,11 @@
 """Opening scheduled trade windows: what the every-minute ``tick`` does.
 
-This module creates window rows and enqueues them; the window engine (``trading.window``) owns
-a window once it runs (freeze, plan, ..., status ``done`` / ``failed``). Everything is claimed
-in the database, so a doubled beat message or two racing ticks cannot run a window twice:
-rows are unique per (date, session), and enqueueing is a conditional UPDATE.
+This module creates window rows and claims the windows to run; the ``tick`` task enqueues
+what it returns (``windows_to_run``), and the window engine (``trading.window``) owns a window
+once it runs (freeze, plan, ..., status ``done`` / ``failed``). Everything is claimed in the
+database or the cache before it is returned, so a doubled beat message or two racing ticks
+cannot send a window twice: rows are unique per (date, session), and a window to start is
+claimed with a conditional UPDATE.
 
 Timing rules (product.md, Trade windows):
 - the due window is the latest session of today (New York) that has started;
@@ -46,7 +48,7 @@ def _late_seconds(window: WindowSlot | TradeWindow, now: datetime) -> int:
 def _create_row(window: WindowSlot, *, status: str, now: datetime) -> bool:
     """Create the row of ``window`` unless someone else already did (the unique constraint
     decides); True when this call created it."""
-    report = {"late_seconds": _late_seconds(window, now)}
+    report: dict[str, int | str] = {"late_seconds": _late_seconds(window, now)}
     if status == WindowStatus.MISSED:
         report["missed"] = "The scheduler was down at this window's time."
     try:
@@ -73,17 +75,22 @@ def _still_runnable(window: TradeWindow, now: datetime) -> bool:
     )
 
 
-def _enqueue(window_id: int) -> None:
-    from trading.tasks import run_window_task  # the tasks module imports the services
+# The outcomes whose windows the tick sends to a worker (each one claimed, so sent once).
+TO_RUN = ("enqueued", "resumed", "retried")
 
-    run_window_task.delay_on_commit(window_id)
+
+def windows_to_run(outcome: dict[str, list[int]]) -> list[int]:
+    """The windows ``open_due_windows`` claimed for running: the tick enqueues each of them."""
+    return [window_id for key in TO_RUN for window_id in outcome[key]]
 
 
 def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Create today's due window row, start it, resume stalled windows, mark missed ones.
+    """Create today's due window row, claim it for running, claim stalled and failed windows
+    for resuming, mark missed ones.
 
-    Returns the window ids per outcome (for the task's result and for tests). Each step is its
-    own short transaction: a tick holds no lock while it enqueues.
+    Returns the window ids per outcome; the ones to send to a worker are ``windows_to_run``
+    of it (the caller enqueues them: this layer does not know the tasks). Each step is its own
+    short transaction, and every claim is committed before this returns.
     """
     now = now or timezone.now()
     outcome: dict[str, list[int]] = {
@@ -138,7 +145,6 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
                 )
             )
             if claimed:
-                _enqueue(window.pk)
                 outcome["enqueued"].append(window.pk)
 
     stalled = TradeWindow.objects.filter(status=WindowStatus.RUNNING).filter(
@@ -153,7 +159,6 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
         beat = heartbeat_at.timestamp() if heartbeat_at else 0
         key = f"window-resume:{window_id}:{created_at.timestamp()}:{beat}"
         if cache.add(key, now.isoformat(), timeout=settings.PIES_WINDOW_STALL_SECONDS):
-            _enqueue(window_id)
             outcome["resumed"].append(window_id)
 
     # A failed window keeps its intents (some of its chunks may be applied already), so they
@@ -164,6 +169,5 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
     ).filter(Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
     for window_id, attempts in failed.values_list("id", "attempts"):
         if cache.add(f"window-retry:{window_id}:{attempts}", now.isoformat(), timeout=None):
-            _enqueue(window_id)
             outcome["retried"].append(window_id)
     return outcome

@@ -44,7 +44,7 @@ from trading.window.execute import execute
 from trading.window.freeze import freeze
 from trading.window.net import net_orders
 from trading.window.plan import plan_chunk
-from trading.window.post import close, load_fill_prices, post_chunk
+from trading.window.post import close, load_blocks, post_chunk
 
 __all__ = ["WindowFault", "open_adhoc_window", "run_window"]
 
@@ -173,6 +173,8 @@ def _run(run: Run, broker: Broker, fail_after_chunk: int | None) -> dict[str, An
         run.prices, run.symbols = window_prices(run.scheduled_at)
         if not run.progress.get("freeze"):
             freeze(run)
+        # A window planned before b was recorded was sized at the window price (b = 0).
+        run.fix_slippage(settings.PIES_MAX_SLIPPAGE_BP if not run.progress.get("plan") else 0)
     for chunk in range(int(run.progress.get("plan", 0)), run.chunks()):
         with run.timed("plan"):
             plan_chunk(run, chunk)
@@ -182,9 +184,9 @@ def _run(run: Run, broker: Broker, fail_after_chunk: int | None) -> dict[str, An
             blocks = net_orders(run)
         with run.timed("execute"):
             execute(run, blocks, broker)
-    prices = load_fill_prices(run)
+    terms = load_blocks(run)
     for chunk in range(int(run.progress.get("post", 0)), run.chunks()):
-        post_chunk(run, chunk, prices)
+        post_chunk(run, chunk, terms)
         chunk_committed()
     with run.timed("close"):
         return close(run, late_seconds=_late_seconds(run.window_id, run))

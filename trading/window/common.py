@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection
 
 from trading.models import Account, AccountKind
+from trading.money import limit_price
 
 # PostgreSQL advisory-lock namespace of the window engine (first key of the two-int form).
 LOCK_NAMESPACE = 5_700_001
@@ -71,6 +72,20 @@ class Run:
 
     def chunks(self) -> int:
         return int(self.progress.get("chunks", 0))
+
+    @property
+    def max_slippage_bp(self) -> int:
+        """b, the slippage this window accepts: fixed by its first run (``fix_slippage``), so
+        a resumed run sizes and limits its orders as the plan did."""
+        return int(self.progress.get("max_slippage_bp", 0))
+
+    def fix_slippage(self, max_slippage_bp: int) -> None:
+        self.progress.setdefault("max_slippage_bp", max_slippage_bp)
+
+    def limit_prices(self) -> dict[int, Decimal]:
+        """Per security, the limit price floor4(w * (1 - b)) sells are sized at."""
+        b = self.max_slippage_bp
+        return {security_id: limit_price(price, b) for security_id, price in self.prices.items()}
 
 
 def fetch(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:

@@ -1,27 +1,33 @@
-"""Phase 4, execute: the broker fills the net blocks; each security gets one fill price.
+"""Phase 4, execute: the broker fills the net blocks, net sells first (allocation.md, Execution).
 
-The fill price is the volume-weighted average of what traded: the crossed shares at the window
-price and the broker's fills at theirs, rounded half-up to the 4-decimal tick. Everything the
-rounding (and allocation at that price) leaves over is the house's: see ``post.close``.
+1. Every net sell goes to the broker in shares, as a limit order at the window's limit price;
+   the blocks it filled (with the blocks the buys cross completely, which need no broker) are
+   recorded in one transaction: block rows, fills, settlement entries, progress.
+2. Only then every net buy goes to it in dollars, and those blocks are recorded the same way.
+A refused order fails the window: what the broker filled before refusing is recorded first
+(the window knows a fill exists), and nothing after it is sent, so a refused net sell fails
+the window before any buy is sent. A rerun sends only the blocks not recorded yet: a block
+recorded as filled is never sent twice.
 
-Cash with the broker settles through CLEARING: a net buy costs its fills' value rounded *up*
-to cents, a net sell brings it rounded *down*, so rounding never leaves the house short.
-Blocks, fills, settlement entries and the progress mark are one transaction.
+Cash with the broker settles through CLEARING (a net buy pays the cash charged c, a net sell
+receives the cash paid P); post then moves it between CLEARING and the accounts, and ``close``
+gives the house what the formulas leave.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from django.db import transaction
 
-from trading.brokers import BlockRequest, Broker, BrokerFill
-from trading.money import CENT, ZERO, floor_cents, quantize_price
+from trading.brokers import Broker, BrokerRefused, Execution, NetBuy, NetSell
+from trading.money import ZERO, floor_cents, quantize_price
 from trading.window.common import (
     LedgerRow,
     Run,
     add_to,
+    fetch,
     insert_ledger,
     save_progress,
     update_cash,
@@ -31,15 +37,18 @@ from trading.window.net import Block
 
 CROSS_REFERENCE = "internal cross"
 
+_RECORDED = "SELECT security_id FROM trading_blockorder WHERE window_id = %s"
 _BLOCKS = """
-    INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, sell_quantity,
-        crossed_quantity, net_side, net_quantity, window_price, fill_price, house_quantity,
-        settlement_amount, house_cash)
-    SELECT %s, u.security_id, u.buy, u.sell, u.crossed, u.side, u.net, u.window_price,
-        u.fill_price, 0, u.settlement, 0
-    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[],
-                %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[])
-        AS u(security_id, buy, sell, crossed, side, net, window_price, fill_price, settlement)
+    INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
+        sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
+        fill_price, house_quantity, settlement_amount, house_cash)
+    SELECT %s, u.security_id, u.buy, u.buy_amount, u.sell, u.crossed, u.side, u.net,
+        u.window_price, u.limit_price, u.fill_price, 0, u.settlement, 0
+    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+                %s::text[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+                %s::numeric[])
+        AS u(security_id, buy, buy_amount, sell, crossed, side, net, window_price, limit_price,
+             fill_price, settlement)
     RETURNING id, security_id
 """
 _FILLS = """
@@ -53,101 +62,184 @@ _FILLS = """
 
 
 class BrokerError(RuntimeError):
-    pass
+    """The broker reported something the window cannot accept (nothing of it is recorded)."""
 
 
-def ceil_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_CEILING)
+def _reference(run: Run, block: Block, side: str) -> str:
+    return f"pies:window:{run.window_id}:{block.symbol}:{side}"
 
 
-def _check(block: Block, fills: Sequence[BrokerFill]) -> None:
-    filled = sum((fill.quantity for fill in fills), ZERO)
-    if filled != block.net_quantity or any(fill.side != block.net_side for fill in fills):
-        raise BrokerError(
-            f"The broker filled {filled} of {block.symbol} for a {block.net_side} block of "
-            f"{block.net_quantity}: blocks must be filled in full, on their side."
-        )
-    if any(fill.price <= 0 or fill.quantity <= 0 for fill in fills):
-        raise BrokerError(f"The broker reported a fill of {block.symbol} without a positive price.")
+def _checked_sells(orders: dict[int, NetSell], executions: Sequence[Execution]) -> list:
+    checked = []
+    for execution in executions:
+        order = orders.get(execution.security_id)
+        with localcontext() as context:
+            context.prec = 60
+            least = floor_cents(execution.quantity * order.limit_price) if order else ZERO
+        if (
+            order is None
+            or execution.quantity != order.quantity
+            or execution.price <= 0
+            or execution.cash < least
+        ):
+            raise BrokerError(
+                f"The broker reported a sell it was not asked for, or below its limit: "
+                f"{execution}; asked {order}."
+            )
+        checked.append(execution)
+    return checked
 
 
-def execute(run: Run, blocks: list[Block], broker: Broker) -> dict[int, Decimal]:
-    """Fill the blocks; returns the fill price per security (also stored on the blocks)."""
-    requests = [
-        BlockRequest(b.security_id, b.symbol, b.net_side, b.net_quantity, b.window_price)
-        for b in blocks
-        if b.net_quantity > 0
-    ]
-    broker_fills = broker.execute(requests) if requests else []
-    fills_of: dict[int, list[BrokerFill]] = {}
-    for fill in broker_fills:
-        fills_of.setdefault(fill.security_id, []).append(fill)
+def _checked_buys(orders: dict[int, NetBuy], executions: Sequence[Execution]) -> list:
+    checked = []
+    for execution in executions:
+        order = orders.get(execution.security_id)
+        if (
+            order is None
+            or execution.quantity < 0
+            or not ZERO <= execution.cash <= order.amount
+            or (execution.quantity > 0 and execution.price <= 0)
+        ):
+            raise BrokerError(
+                f"The broker reported a buy it was not asked for, or charging more than the "
+                f"amount: {execution}; asked {order}."
+            )
+        checked.append(execution)
+    return checked
 
-    fill_prices: dict[int, Decimal] = {}
-    settlements: dict[int, Decimal] = {}
+
+def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished: bool) -> None:
+    """Blocks with their fills, settlement entries and the progress: one transaction."""
+    rows = []
     fill_rows: list[tuple[int, str, Decimal, Decimal, str]] = []
     ledger: list[LedgerRow] = []
     cash: dict[int, Decimal] = {}
     with localcontext() as context:
         context.prec = 60
-        for block in blocks:
-            fills = fills_of.pop(block.security_id, [])
-            _check(block, fills)
-            broker_value = sum((fill.quantity * fill.price for fill in fills), ZERO)
-            volume = block.crossed + block.net_quantity
-            if volume:
-                average = (block.crossed * block.window_price + broker_value) / volume
-                fill_prices[block.security_id] = quantize_price(average)
-            else:
-                fill_prices[block.security_id] = block.window_price
+        for block, execution in filled:
+            side = block.net_side
+            shares = execution.quantity if execution else ZERO
+            paid = execution.cash if execution else ZERO
+            settlement = paid if side == "buy" else -paid
+            price = quantize_price(paid / shares) if shares > 0 else block.window_price
+            rows.append(
+                (
+                    block.security_id,
+                    block.buy_quantity,
+                    block.buy_amount,
+                    block.sell_quantity,
+                    block.crossed,
+                    side,
+                    shares,
+                    block.window_price,
+                    block.limit_price if side == "sell" else None,
+                    price,
+                    settlement,
+                )
+            )
             if block.crossed:
                 fill_rows.append(
                     (block.security_id, "buy", block.crossed, block.window_price, CROSS_REFERENCE)
                 )
-            for fill in fills:
+            if execution is not None and shares > 0:
                 fill_rows.append(
-                    (block.security_id, fill.side, fill.quantity, fill.price, fill.reference)
+                    (block.security_id, side, shares, execution.price, execution.reference)
                 )
-            if block.net_side == "buy":
-                settlement = ceil_cents(broker_value)
-            elif block.net_side == "sell":
-                settlement = -floor_cents(broker_value)
-            else:
-                settlement = ZERO
-            settlements[block.security_id] = settlement
             reference = f"window:{run.window_id}:settlement:{block.symbol}"
             ledger.append((run.system.clearing, -settlement, "settlement", reference, None))
             ledger.append((run.system.external, settlement, "settlement", reference, None))
             add_to(cash, run.system.clearing, -settlement)
             add_to(cash, run.system.external, settlement)
-    if fills_of:
-        raise BrokerError(f"The broker filled securities it was not asked for: {sorted(fills_of)}")
 
-    run.progress["execute"] = True
-    run.progress["blocks"] = len(blocks)
-    run.progress["fills"] = len(fill_rows)
+    run.progress["blocks"] = run.progress.get("blocks", 0) + len(rows)
+    run.progress["fills"] = run.progress.get("fills", 0) + len(fill_rows)
+    if finished:
+        run.progress["execute"] = True
+    columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 11
     with transaction.atomic():
         write_all(
             [
-                (
-                    _BLOCKS,
-                    [
-                        run.window_id,
-                        [b.security_id for b in blocks],
-                        [b.buy_quantity for b in blocks],
-                        [b.sell_quantity for b in blocks],
-                        [b.crossed for b in blocks],
-                        [b.net_side for b in blocks],
-                        [b.net_quantity for b in blocks],
-                        [b.window_price for b in blocks],
-                        [fill_prices[b.security_id] for b in blocks],
-                        [settlements[b.security_id] for b in blocks],
-                    ],
-                ),
+                (_BLOCKS, [run.window_id, *columns]),
                 (_FILLS, [list(column) for column in zip(*fill_rows, strict=True)] or [[]] * 5),
                 insert_ledger(run.window_id, ledger),
                 update_cash(cash),
                 save_progress(run, "execute"),
             ]
         )
-    return fill_prices
+
+
+def _sell(run: Run, blocks: list[Block], broker: Broker) -> None:
+    orders = {
+        b.security_id: NetSell(
+            b.security_id,
+            b.symbol,
+            b.sell_to_broker,
+            b.limit_price,
+            b.window_price,
+            _reference(run, b, "sell"),
+        )
+        for b in blocks
+        if b.sell_to_broker > 0
+    }
+    try:
+        executions = broker.sell(list(orders.values())) if orders else []
+    except BrokerRefused as refused:
+        done = {e.security_id: e for e in _checked_sells(orders, refused.filled)}
+        if done:
+            _record(
+                run,
+                [(b, done[b.security_id]) for b in blocks if b.security_id in done],
+                finished=False,
+            )
+        raise
+    done = {e.security_id: e for e in _checked_sells(orders, executions)}
+    if set(done) != set(orders) or len(executions) != len(orders):
+        raise BrokerError(
+            f"The broker filled {len(done)} of {len(orders)} net sells without refusing the "
+            "others: each must be filled in full or refused."
+        )
+    _record(run, [(b, done.get(b.security_id)) for b in blocks], finished=False)
+
+
+def _buy(run: Run, blocks: list[Block], broker: Broker) -> None:
+    orders = {
+        b.security_id: NetBuy(
+            b.security_id,
+            b.symbol,
+            b.buy_from_broker,
+            b.window_price,
+            _reference(run, b, "buy"),
+        )
+        for b in blocks
+    }
+    try:
+        executions = broker.buy(list(orders.values())) if orders else []
+    except BrokerRefused as refused:
+        done = {e.security_id: e for e in _checked_buys(orders, refused.filled)}
+        if done:
+            _record(
+                run,
+                [(b, done[b.security_id]) for b in blocks if b.security_id in done],
+                finished=False,
+            )
+        raise
+    done = {e.security_id: e for e in _checked_buys(orders, executions)}
+    if set(done) != set(orders) or len(executions) != len(orders):
+        raise BrokerError(
+            f"The broker filled {len(done)} of {len(orders)} net buys without refusing the "
+            "others: each must be filled in full or refused."
+        )
+    _record(run, [(b, done[b.security_id]) for b in blocks], finished=True)
+
+
+def execute(run: Run, blocks: list[Block], broker: Broker) -> None:
+    """Net sells, recorded; then net buys, recorded. Blocks already recorded (by an earlier run
+    that failed after them) are not sent again."""
+    recorded: set[int] = set()
+    if run.progress.get("blocks"):  # an earlier run recorded some: read which
+        recorded = {security_id for (security_id,) in fetch(_RECORDED, [run.window_id])}
+    sells = [b for b in blocks if b.net_side == "sell" and b.security_id not in recorded]
+    buys = [b for b in blocks if b.net_side == "buy" and b.security_id not in recorded]
+    # Always two transactions (even with one side empty): a fixed number of statements.
+    _sell(run, sells, broker)
+    _buy(run, buys, broker)

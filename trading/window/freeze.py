@@ -9,8 +9,6 @@ buy waited for a price). Fixing the set here is what lets a resumed run see the 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.conf import settings
 from django.db import transaction
 
@@ -97,7 +95,7 @@ def freeze(run: Run) -> None:
                 "kinds": list(USER_ACCOUNT_KINDS),
                 "session": run.session,
                 "both": BOTH_WINDOWS_VALUE,
-                "trigger": Decimal(settings.PIES_AUTO_INVEST_TRIGGER),
+                "trigger": settings.PIES_AUTO_INVEST_TRIGGER,
                 "size": run.chunk_size,
             },
         )

@@ -1,12 +1,16 @@
-"""Phase 3, net: per security, across all accounts, sum the planned buys and sells in shares,
-cross them internally, and keep only the net for the broker (product.md, Net).
+"""Phase 3, net: per security, across all accounts, sum the planned buys and sells, cross them
+at the window price w and keep only the net for the broker (allocation.md, Execution).
 
-The planned quantities are the ones allocation will use at the window price (buys: amount /
-price floored; sells: as planned), so the net is what the accounts need from outside.
+The side is decided by shares: planned buy shares are the buys' planned quantities (each
+floor6(amount / w)), sell shares S the sells' planned quantities. More buy shares than S is a
+net buy, sent in dollars: N = the buy amounts less the sellers' proceeds at w (each
+floor_cents(quantity x w)). Otherwise it is a net sell, sent in shares: S less the buy shares,
+as a limit order at the window's limit price.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,8 +23,11 @@ class Block:
     security_id: int
     symbol: str
     window_price: Decimal
-    buy_quantity: Decimal = ZERO
-    sell_quantity: Decimal = ZERO
+    limit_price: Decimal
+    buy_quantity: Decimal = ZERO  # planned buy shares
+    buy_amount: Decimal = ZERO  # the buys' amounts
+    sell_quantity: Decimal = ZERO  # S
+    sell_proceeds: Decimal = ZERO  # the sellers' proceeds in a net buy, each floored at w
     orders: int = 0
 
     @property
@@ -29,38 +36,66 @@ class Block:
 
     @property
     def net_side(self) -> str:
-        if self.buy_quantity > self.sell_quantity:
-            return "buy"
-        if self.sell_quantity > self.buy_quantity:
-            return "sell"
-        return ""
+        return "buy" if self.buy_quantity > self.sell_quantity else "sell"
 
     @property
-    def net_quantity(self) -> Decimal:
-        return abs(self.buy_quantity - self.sell_quantity)
+    def sell_to_broker(self) -> Decimal:
+        """A net sell's shares for the broker (zero when the buys take every share sold)."""
+        return self.sell_quantity - self.buy_quantity if self.net_side == "sell" else ZERO
+
+    @property
+    def buy_from_broker(self) -> Decimal:
+        """N: a net buy's dollars for the broker (positive: the buy shares exceed S at w)."""
+        return self.buy_amount - self.sell_proceeds if self.net_side == "buy" else ZERO
+
+
+# Per security and side: shares, amounts, orders, and the sum of floor_cents(quantity x w)
+# (numeric is exact, so FLOOR here is the floor_cents allocation uses for each seller).
+_TOTALS = """
+    SELECT o.security_id, o.side, SUM(o.quantity), SUM(o.amount), COUNT(*),
+           SUM(FLOOR(o.quantity * p.price * 100) / 100)
+    FROM trading_order o
+    JOIN unnest(%(securities)s::bigint[], %(prices)s::numeric[]) AS p(security_id, price)
+        ON p.security_id = o.security_id
+    WHERE o.window_id = %(window)s AND o.status = 'planned'
+    GROUP BY o.security_id, o.side
+    ORDER BY o.security_id, o.side
+"""
 
 
 def net_orders(run: Run) -> list[Block]:
-    blocks: dict[int, Block] = {}
     rows = fetch(
-        """
-        SELECT security_id, side, SUM(quantity), COUNT(*)
-        FROM trading_order
-        WHERE window_id = %s AND status = 'planned'
-        GROUP BY security_id, side
-        ORDER BY security_id, side
-        """,
-        [run.window_id],
+        _TOTALS,
+        {
+            "window": run.window_id,
+            "securities": list(run.prices),
+            "prices": list(run.prices.values()),
+        },
     )
-    for security_id, side, quantity, count in rows:
+    return blocks_from_rows(rows, symbols=run.symbols, prices=run.prices, limits=run.limit_prices())
+
+
+def blocks_from_rows(
+    rows: Iterable[tuple[int, str, Decimal, Decimal, int, Decimal]],
+    *,
+    symbols: Mapping[int, str],
+    prices: Mapping[int, Decimal],
+    limits: Mapping[int, Decimal],
+) -> list[Block]:
+    """One block per security from ``(security_id, side, quantity, amount, orders, proceeds at
+    w)`` rows, in the order the securities first appear; a side seen twice adds up."""
+    blocks: dict[int, Block] = {}
+    for security_id, side, quantity, amount, count, at_window_price in rows:
         block = blocks.get(security_id)
         if block is None:
             block = blocks[security_id] = Block(
-                security_id, run.symbols[security_id], run.prices[security_id]
+                security_id, symbols[security_id], prices[security_id], limits[security_id]
             )
         if side == "buy":
             block.buy_quantity += quantity
+            block.buy_amount += amount
         else:
             block.sell_quantity += quantity
+            block.sell_proceeds += at_window_price
         block.orders += count
     return list(blocks.values())

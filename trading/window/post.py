@@ -5,29 +5,28 @@ statement (orders filled, lots opened and consumed, disposals, ledger entries, c
 intents done, removed slices, the window's progress).
 
 ``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
-compared with what the block delivered (the net, and the broker settlement), and the house
-account takes the difference, so that for every block
+compared with what the block delivered (the broker's shares and cash), and the house account
+takes the difference, so that for every block
 
-    sum(account buy shares) - sum(account sell shares) + house_quantity = +/- net_quantity
-    sum(buys paid) - sum(sells received) = settlement_amount + house_cash
+    buyer shares - seller shares + house_quantity = +/- net_quantity (the broker's shares)
+    buyer cash - seller cash = settlement_amount + house_cash (the broker's cash)
 
 The house's shares are held in a position without a slice, as zero-cost lots; its cash comes
-from CLEARING, which then nets to zero for the window. With the simulated broker and no
-slippage both residues are non-negative by construction (planned quantities are what
-allocation gives; settlement rounds in the house's favour). A broker that fills away from the
-window price makes first-order residues (e.g. the shares a prorated buyer could not pay for):
-the house then needs cash of its own to carry them.
+from CLEARING, which then nets to zero for the window. The formulas of allocation.md leave
+only what their floors leave (shares S + q - buyer shares in a net buy; cents N - c, and the
+pool less the seller proceeds): both residues are zero or positive for any fill the window
+accepts, so the house never needs capital of its own.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import localcontext
 from typing import Any
 
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.window.allocate import OrderRow, Settlement, Withdrawal
+from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.common import (
     Run,
     dump_json,
@@ -105,10 +104,27 @@ _POSITIONS = """
     RETURNING 1
 """
 _INTENTS_DONE = """
-    UPDATE trading_intent t SET status = 'done', finished_at = statement_timestamp()
-    FROM unnest(%s::bigint[]) AS u(id)
+    UPDATE trading_intent t SET status = 'done', finished_at = statement_timestamp(),
+        amount_paid = u.paid, failure_reason = COALESCE(NULLIF(u.note, ''), t.failure_reason)
+    FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS u(id, paid, note)
     WHERE t.id = u.id AND t.status = 'pending'
     RETURNING 1
+"""
+# Accounts (of those given) that keep shares worth a cent or more at the window price after
+# this window's planned sells: a withdrawal of theirs had no reason to be paid short.
+_KEEP_SHARES = """
+    SELECT DISTINCT p.account_id
+    FROM trading_position p
+    JOIN unnest(%(securities)s::bigint[], %(prices)s::numeric[]) AS lp(security_id, price)
+        ON lp.security_id = p.security_id
+    LEFT JOIN (
+        SELECT position_id, SUM(quantity) AS sold FROM trading_order
+        WHERE window_id = %(window)s AND account_id = ANY(%(accounts)s)
+          AND side = 'sell' AND status = 'planned'
+        GROUP BY position_id
+    ) s ON s.position_id = p.id
+    WHERE p.account_id = ANY(%(accounts)s) AND p.slice_id IS NOT NULL
+      AND (p.quantity - COALESCE(s.sold, 0)) * lp.price >= 0.01
 """
 # A removing slice whose shares are all gone after this window is removed for good, with
 # everything below it when it is a sub-pie. The CTEs of one statement share a snapshot, so a
@@ -140,15 +156,54 @@ def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-def load_fill_prices(run: Run) -> dict[int, tuple[Decimal, Decimal]]:
+def load_blocks(run: Run) -> dict[int, BlockTerms]:
+    """Per security, the terms allocation computes every account's result from."""
     rows = fetch(
-        "SELECT security_id, fill_price, window_price FROM trading_blockorder WHERE window_id = %s",
+        """
+        SELECT security_id, net_side, window_price, limit_price, sell_quantity, buy_amount,
+               net_quantity, settlement_amount
+        FROM trading_blockorder WHERE window_id = %s
+        """,
         [run.window_id],
     )
-    return {security_id: (fill, window) for security_id, fill, window in rows}
+    return {
+        security_id: BlockTerms(
+            side=side,
+            window_price=window_price,
+            limit_price=limit_price,
+            sell_quantity=sell_quantity,
+            buy_amount=buy_amount,
+            broker_quantity=net_quantity,
+            broker_cash=abs(settlement),
+        )
+        for security_id, side, window_price, limit_price, sell_quantity, buy_amount, net_quantity, settlement in rows
+    }
 
 
-def post_chunk(run: Run, chunk: int, prices: dict[int, tuple[Decimal, Decimal]]) -> None:
+def _check_short_withdrawals(run: Run, book: Settlement) -> None:
+    """A withdrawal of an amount paid short is only right for an account that sold every share
+    (allocation.md, Execution); anything else is a broken guarantee: stop the window."""
+    shorts = book.short_withdrawals
+    if not shorts:
+        return
+    kept = fetch(
+        _KEEP_SHARES,
+        {
+            "window": run.window_id,
+            "accounts": sorted({account for account, *_ in shorts}),
+            "securities": list(run.prices),
+            "prices": list(run.prices.values()),
+        },
+    )
+    if kept:
+        account, intent, asked, paid = next(row for row in shorts if row[0] == kept[0][0])
+        raise FundingError(
+            f"Withdrawal {intent} of account {account} would be paid {paid:,.2f} of "
+            f"{asked:,.2f} while the account keeps shares: the plan guarantees it in full."
+        )
+
+
+def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
     with transaction.atomic(), localcontext() as context:
         context.prec = 60
         with run.timed("post"):
@@ -170,11 +225,14 @@ def post_chunk(run: Run, chunk: int, prices: dict[int, tuple[Decimal, Decimal]])
                 orders_of.setdefault(order.account_id, []).append(order)
             withdrawals_of: dict[int, list[Withdrawal]] = {}
             removals: list[int] = []
-            for intent_id, account_id, kind, amount, withdraw_all, slice_id in intents:
+            withdraw_all: set[int] = set()
+            for intent_id, account_id, kind, amount, everything, slice_id in intents:
                 if kind == "withdrawal":
                     withdrawals_of.setdefault(account_id, []).append(
-                        Withdrawal(intent_id, amount, withdraw_all)
+                        Withdrawal(intent_id, amount, everything)
                     )
+                    if everything:
+                        withdraw_all.add(intent_id)
                 elif kind == "removal" and slice_id is not None:
                     removals.append(slice_id)
             book = Settlement(run.window_id, run.trade_date, run.system)
@@ -186,16 +244,23 @@ def post_chunk(run: Run, chunk: int, prices: dict[int, tuple[Decimal, Decimal]])
                     orders=orders_of.get(account_id, []),
                     lots=lots,
                     withdrawals=withdrawals_of.get(account_id, []),
-                    prices=prices,
+                    blocks=blocks,
                 )
+            # Only a fixed amount must be checked: a withdrawal of all pays what there is.
+            book.short_withdrawals = [
+                row for row in book.short_withdrawals if row[1] not in withdraw_all
+            ]
+            _check_short_withdrawals(run, book)
 
         stats = run.progress.setdefault("post_stats", {})
         stats["orders_filled"] = stats.get("orders_filled", 0) + len(book.orders)
         stats["lots_opened"] = stats.get("lots_opened", 0) + len(book.new_lots)
         stats["disposals"] = stats.get("disposals", 0) + len(book.disposals)
-        stats["prorated_accounts"] = stats.get("prorated_accounts", 0) + book.prorated
         if book.short_withdrawals:
-            stats.setdefault("short_withdrawals", []).extend(book.short_withdrawals)
+            stats.setdefault("short_withdrawals", []).extend(
+                {"intent": intent, "amount": str(asked), "paid": str(paid)}
+                for _, intent, asked, paid in book.short_withdrawals
+            )
         run.progress["post"] = chunk + 1
 
         moved = _columns([(k, v) for k, v in book.positions.items() if v != 0], 2)
@@ -209,7 +274,14 @@ def post_chunk(run: Run, chunk: int, prices: dict[int, tuple[Decimal, Decimal]])
                     insert_ledger(run.window_id, book.ledger),
                     update_cash(book.cash),
                     (_POSITIONS, moved),
-                    (_INTENTS_DONE, [[row[0] for row in intents]]),
+                    (
+                        _INTENTS_DONE,
+                        [
+                            [row[0] for row in intents],
+                            [book.paid.get(row[0], (None, ""))[0] for row in intents],
+                            [book.paid.get(row[0], (None, ""))[1] for row in intents],
+                        ],
+                    ),
                     (_REMOVED_SLICES, [removals, *moved]),
                     save_progress(run, "post"),
                 ]
@@ -324,7 +396,6 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
                 "deposits_credited": plan_stats.get("deposits", 0),
                 "lots_opened": post_stats.get("lots_opened", 0),
                 "disposals": post_stats.get("disposals", 0),
-                "prorated_accounts": post_stats.get("prorated_accounts", 0),
             },
             "crossed_shares": str(crossed),
             "house": {"shares": str(house_shares), "cash": str(house_cash)},

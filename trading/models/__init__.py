@@ -1,0 +1,80 @@
+"""Accounts, securities and prices, intents, trade windows and their orders, lots and the ledger.
+
+Database constraints do real work here: they are the last line of defence for the invariants
+of product.md ("The books"), whatever code path writes the rows.
+
+Import from here (``from trading.models import Account``): the split into modules by
+subdomain is an implementation detail, and the tables keep their names (``trading_account``,
+``trading_order``, ...), which the window engine's SQL uses.
+"""
+
+from __future__ import annotations
+
+from trading.models.accounts import (
+    RETIREMENT_KINDS,
+    SYSTEM_ACCOUNT_KINDS,
+    USER_ACCOUNT_KINDS,
+    Account,
+    AccountKind,
+    AccountQuerySet,
+    LotMethod,
+    Position,
+    Price,
+    Security,
+    SecurityKind,
+    WindowPreference,
+)
+from trading.models.books import (
+    Disposal,
+    Dividend,
+    LedgerEntry,
+    LedgerKind,
+    Lot,
+    Term,
+)
+from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+from trading.models.windows import (
+    BlockOrder,
+    Fill,
+    Order,
+    OrderStatus,
+    Session,
+    Side,
+    TradeWindow,
+    WindowAccount,
+    WindowStatus,
+)
+
+__all__ = [
+    "RETIREMENT_KINDS",
+    "SYSTEM_ACCOUNT_KINDS",
+    "USER_ACCOUNT_KINDS",
+    "Account",
+    "AccountKind",
+    "AccountQuerySet",
+    "BlockOrder",
+    "Disposal",
+    "Dividend",
+    "Fill",
+    "Intent",
+    "IntentKind",
+    "IntentQuerySet",
+    "IntentStatus",
+    "LedgerEntry",
+    "LedgerKind",
+    "Lot",
+    "LotMethod",
+    "Order",
+    "OrderStatus",
+    "Position",
+    "Price",
+    "Security",
+    "SecurityKind",
+    "Session",
+    "Side",
+    "Term",
+    "TradeWindow",
+    "WindowAccount",
+    "WindowPreference",
+    "WindowStatus",
+]

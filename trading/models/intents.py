@@ -1,0 +1,95 @@
+"""Intents: what an investor asked for, waiting for the next trade window."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from trading.models.accounts import Account
+from trading.money import money_field
+
+
+class IntentKind(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    REBALANCE = "rebalance", "Rebalance"
+    REMOVAL = "removal", "Slice removal"
+
+
+class IntentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CANCELLED = "cancelled", "Cancelled"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class IntentQuerySet(models.QuerySet["Intent"]):
+    def pending(self) -> IntentQuerySet:
+        return self.filter(status=IntentStatus.PENDING)
+
+
+class Intent(models.Model):
+    """Something an investor asked for that waits for the next trade window."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="intents")
+    kind = models.CharField(max_length=12, choices=IntentKind.choices)
+    amount = money_field(null=True, blank=True)
+    # A withdrawal of the whole value: sells everything, whatever the value is by then.
+    withdraw_all = models.BooleanField(default=False)
+    pie = models.ForeignKey(
+        "pies.Pie", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+    )
+    slice = models.ForeignKey(
+        "pies.Slice", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+    )
+    status = models.CharField(
+        max_length=10, choices=IntentStatus.choices, default=IntentStatus.PENDING
+    )
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # Fingerprint of the request body, so a reused key with another body is a conflict.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    window = models.ForeignKey(
+        "TradeWindow", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+    )
+    failure_reason = models.TextField(blank=True)
+    # What a done withdrawal paid out: its amount, unless it had to sell every share (then what
+    # they raised; failure_reason says so), or everything for a withdrawal of all.
+    amount_paid = money_field(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = IntentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="intent_status_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="idempotency_key_unique_per_account"
+            ),
+            models.UniqueConstraint(
+                fields=["pie"],
+                condition=Q(kind="rebalance", status="pending"),
+                name="one_pending_rebalance_per_pie",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="intent_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="deposit") | Q(amount__isnull=False),
+                name="deposit_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="withdrawal") | Q(amount__isnull=False) | Q(withdraw_all=True),
+                name="withdrawal_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="rebalance") | Q(pie__isnull=False), name="rebalance_has_pie"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="removal") | Q(slice__isnull=False), name="removal_has_slice"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"

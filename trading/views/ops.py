@@ -1,0 +1,86 @@
+"""The staff operations page (/ops/): the next window and what waits for it, the last
+windows, the books and the queue; run an ad-hoc window, check the books."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from trading import calendar
+from trading.models import TradeWindow, WindowStatus
+from trading.ops import (
+    LAST_WINDOWS,
+    books_status,
+    last_tick,
+    pending_by_kind,
+    run_adhoc_window,
+    window_summary,
+    worker_alive,
+)
+
+
+def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous visitors go to the login page; a signed-in investor gets a plain 403
+    (sending them to a login form they already passed would only confuse)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.is_staff:
+            raise PermissionDenied
+        return staff_member_required(view)(request, *args, **kwargs)
+
+    return wrapper
+
+
+@staff_only
+def ops_page(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    next_slot = calendar.next_window(now)
+    windows = list(TradeWindow.objects.all()[:LAST_WINDOWS])
+    tick = last_tick()
+    context = {
+        "title": "Operations",
+        "now": now,
+        "next_slot": next_slot,
+        "market_tz": calendar.MARKET_TZ,
+        "pending": pending_by_kind(),
+        "windows": [(window, window_summary(window)) for window in windows],
+        "running": TradeWindow.objects.filter(status=WindowStatus.RUNNING).count(),
+        "failed": TradeWindow.objects.filter(status=WindowStatus.FAILED).count(),
+        "books": books_status(),
+        "worker_alive": worker_alive(),
+        "last_tick": tick,
+        "tick_age": (now - tick).total_seconds() if tick else None,
+        "can_run": request.user.has_perm("trading.change_tradewindow"),
+    }
+    return render(request, "trading/ops.html", context)
+
+
+@staff_only
+@require_POST
+def check_books(request: HttpRequest) -> HttpResponse:
+    status = books_status(refresh=True)
+    if status["ok"]:
+        messages.success(request, "The books balance.")
+    else:
+        messages.error(request, f"{len(status['violations'])} violation(s) in the books.")
+    return redirect("ops:index")
+
+
+@staff_only
+@require_POST
+def run_window_now(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("trading.change_tradewindow"):
+        raise PermissionDenied
+    outcome = run_adhoc_window()
+    messages.add_message(request, outcome.level, outcome.message)
+    return redirect("ops:index")
