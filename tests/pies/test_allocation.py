@@ -319,3 +319,28 @@ def test_rebalance_rows_gives_targets_orders_and_explanations() -> None:
 def test_rows_values_are_at_least_cents() -> None:
     with pytest.raises(ValueError, match="at least 2 decimals"):
         buy_rows([(0, 10_000, 5, None)], 100, scale=1)
+
+
+def test_a_funded_slice_whose_share_floors_to_zero_cents_gets_no_order() -> None:
+    # B (9.999) is just under the level: its share is 0.0005 and the leftover cent goes to A.
+    root = pie("", 10_000, [leaf("A", 5000, "0"), leaf("B", 5000, "9.999")])
+    allocation = allocate_buy(root, D("10.00"))
+    assert amounts(allocation) == {"A": "10.00"}
+    assert list(allocation.explanations) == ["A"]
+    rows = [(0, 5000, 0, None), (0, 5000, 9999, None)]
+    assert buy_rows(rows, 1000, scale=3).amounts == {0: 1000}
+
+
+def test_rows_with_nothing_to_split_give_nothing() -> None:
+    rows = [(0, 5000, 0, None), (0, 5000, 0, None)]
+    assert buy_rows(rows, 0).amounts == {}
+    assert sell_rows(rows, 1000).amounts == {}  # nothing held
+    near = rebalance_rows([(0, 5000, 10_050, None), (0, 5000, 9_950, None)])
+    assert near.targets == {0: 10_000, 1: 10_000}
+    assert near.orders == {}  # 0.50 off either way: left alone
+
+
+def test_a_sell_skips_slices_that_hold_nothing() -> None:
+    root = pie("", 10_000, [leaf("A", 5000, "100"), leaf("B", 5000, "0")])
+    assert amounts(allocate_sell(root, D("10.00"))) == {"A": "10.00"}
+    assert sell_rows([(0, 5000, 10_000, None), (0, 5000, 0, None)], 1000).amounts == {0: 1000}

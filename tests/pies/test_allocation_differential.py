@@ -21,8 +21,12 @@ from hypothesis import strategies as st
 from pies import allocation as new
 from tests.pies import reference_allocation as old
 
-# DIFFERENTIAL_EXAMPLES=20000 for a longer search than the suite's.
-EXAMPLES = settings(max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", 1000)), deadline=None)
+# As many examples as the Hypothesis profile says (tests/conftest.py); DIFFERENTIAL_EXAMPLES=20000
+# for a longer search.
+_MORE = os.environ.get("DIFFERENTIAL_EXAMPLES")
+EXAMPLES = (
+    settings(deadline=None) if _MORE is None else settings(max_examples=int(_MORE), deadline=None)
+)
 
 
 @dataclass(frozen=True)
