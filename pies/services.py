@@ -107,6 +107,16 @@ def format_bp(bp: int) -> str:
     return f"{bp // 100}.{bp % 100:02d}"
 
 
+REMOVING_IN_THE_WAY = (
+    "{symbol} is still being sold from this pie (it is removing until the next window). "
+    "Add it back here instead, or move this slice after the window."
+)
+SWAP_IN_THE_WAY = (
+    "{symbol} is already in this pie and moves out in this same save: move one of them, "
+    "save, then move the other."
+)
+
+
 class _Validator:
     def __init__(self, account: Account, live_slices: dict[int, Slice]) -> None:
         self.account = account
@@ -147,7 +157,7 @@ class _Validator:
             self.error(f"{prefix}slices", f"Pies nest at most {MAX_DEPTH} levels deep.")
             return []
         wanted: list[WantedSlice] = []
-        seen_symbols: set[str] = set()
+        seen_symbols: dict[str, WantedSlice] = {}
         seen_names: set[str] = set()
         for index, item in enumerate(raw_slices):
             key = f"{prefix}slices.{index}"
@@ -155,9 +165,10 @@ class _Validator:
             if parsed is None:
                 continue
             if parsed.security is not None:
-                if parsed.security.symbol in seen_symbols:
-                    self.error(f"{key}.symbol", f"{parsed.security.symbol} is already in this pie.")
-                seen_symbols.add(parsed.security.symbol)
+                first = seen_symbols.get(parsed.security.symbol)
+                if first is not None:
+                    self.duplicate(first, parsed)
+                seen_symbols.setdefault(parsed.security.symbol, parsed)
             else:
                 if parsed.pie_name.lower() in seen_names:
                     self.error(
@@ -175,6 +186,18 @@ class _Validator:
                 f"Targets add up to {format_bp(active_total)}%; they must add up to exactly 100%.",
             )
         return wanted
+
+    def duplicate(self, first: WantedSlice, again: WantedSlice) -> None:
+        """One security twice in a pie. When one of them is a slice still removing (sold at
+        the next window) and the other comes in, say so: adding it back is the way."""
+        assert first.security is not None
+        symbol = first.security.symbol
+        for staying, coming in ((first, again), (again, first)):
+            existing = self.live_slices.get(staying.id) if staying.id else None
+            if existing is not None and existing.status == SliceStatus.REMOVING:
+                self.error(f"{coming.path}.symbol", REMOVING_IN_THE_WAY.format(symbol=symbol))
+                return
+        self.error(f"{again.path}.symbol", f"{symbol} is already in this pie.")
 
     def name(self, raw: Any, key: str) -> str:
         if not isinstance(raw, str) or not raw.strip():
@@ -279,16 +302,6 @@ def _validate(
 
 
 # --- Applying a validated tree --------------------------------------------------------------
-
-
-REMOVING_IN_THE_WAY = (
-    "{symbol} is still being sold from this pie (it is removing until the next window). "
-    "Add it back here instead, or move this slice after the window."
-)
-SWAP_IN_THE_WAY = (
-    "{symbol} is already in this pie and moves out in this same save: move one of them, "
-    "save, then move the other."
-)
 
 
 def _ids_in(wanted: list[WantedSlice]) -> set[int]:
