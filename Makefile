@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 
 .PHONY: venv run test test-faults fuzz lint lint-ruff-check lint-ruff-format lint-migrations \
-	format bench screenshots clean
+	lint-mypy format bench screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,7 @@ test-faults: $(VENV)/.test-deps
 fuzz: $(VENV)/.test-deps
 	FUZZ_JUNIT=$(if $(JUNIT_DIR),$(JUNIT_DIR)/fuzz.xml) $(WITH_SERVERS) $(PY) -m tests.fuzz.run_schemathesis
 
-lint: lint-ruff-check lint-ruff-format lint-migrations
+lint: lint-ruff-check lint-ruff-format lint-migrations lint-mypy
 
 lint-ruff-check: $(VENV)/.test-deps
 	$(PY) -m ruff check .
@@ -60,6 +60,11 @@ lint-ruff-format: $(VENV)/.test-deps
 
 lint-migrations: $(VENV)/.test-deps
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Types of pies, trading and pieproject ([tool.mypy] in pyproject.toml); the Django plugin
+# reads the settings, hence DEBUG=1 (no SECRET_KEY needed).
+lint-mypy: $(VENV)/.test-deps
+	DEBUG=1 $(PY) -m mypy
 
 format: $(VENV)/.test-deps
 	$(PY) -m ruff format .

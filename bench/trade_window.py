@@ -92,7 +92,8 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
     slice0 = _reserve("pies_slice", accounts * (slices + (1 if bonds else 0)))
     position0 = _reserve("trading_position", accounts * slices)
 
-    users, rows_accounts, rows_pies, rows_slices, positions, lots, intents = ([] for _ in range(7))
+    rows: list[list[tuple[Any, ...]]] = [[] for _ in range(7)]
+    users, rows_accounts, rows_pies, rows_slices, positions, lots, intents = rows
     slice_id, position_id = slice0, position0
     for n in range(accounts):
         user_id, account_id = user0 + n, account0 + n

@@ -22,11 +22,14 @@ class ReadOnly:
         return False
 
 
+SLICE_FIELDS = ("security", "child_pie", "target_bp", "status", "order", "created_at")
+
+
 class SliceInline(ReadOnly, admin.TabularInline):
     model = Slice
     fk_name = "pie"
-    fields = ["security", "child_pie", "target_bp", "status", "order", "created_at"]
-    readonly_fields = fields
+    fields = SLICE_FIELDS
+    readonly_fields = SLICE_FIELDS
     extra = 0
     show_change_link = True
 

@@ -24,9 +24,10 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from typing import Generic, TypeVar
 
 from trading.money import ONE_DOLLAR, ZERO, floor_cents, half_up_cents
 
@@ -133,7 +134,7 @@ def _sort_key_factor(weights: list[int]) -> int:
 
 
 def _round_parts(
-    indices: list[int], numerators: list[int], denominator: int, total: int
+    indices: list[int], numerators: Sequence[Decimal | int], denominator: int, total: int
 ) -> list[int]:
     """Floor numerator/denominator to cents; the leftover cents go one each to the largest
     remainders, ties to the earlier slice. The parts sum to ``total`` exactly."""
@@ -154,6 +155,7 @@ def _round_parts(
 # --- One level (allocation.md, Buying 1-3 and Selling 1-2) -----------------------------------
 # Values and amounts are in cents: Decimal for buys (exact values), int for sells (sellable).
 _Cents = Decimal | int
+_C = TypeVar("_C", Decimal, int)  # one walk is all Decimal (buys) or all int (sells)
 
 
 @dataclass(slots=True)
@@ -173,7 +175,8 @@ def _fill_up(weights: list[int], values: list[Decimal], cents: int, minimum: int
     dropped: list[int] = []
     while order:
         n = len(order)
-        total_w = total_v = k = 0
+        total_w = k = 0
+        total_v: _Cents = 0
         while True:  # walk the prefix sums until the level stays under the next rho
             i = order[k]
             total_w += weights[i]
@@ -237,28 +240,28 @@ def _fill_down(weights: list[int], values: list[int], cents: int) -> _Level:
 # --- Walking the tree -----------------------------------------------------------------------
 
 
-class _Walk:
+class _Walk(Generic[_C]):
     """Splits an amount level by level from the root down (allocation.md, Buying 4 and
     Selling 3) and collects the leaves' amounts and explanations."""
 
     def __init__(
         self,
         rule: str,
-        value_of: Callable[[Node], _Cents],
-        split: Callable[[list[int], list[_Cents], int], _Level],
+        value_of: Callable[[Node], _C],
+        split: Callable[[list[int], list[_C], int], _Level],
     ) -> None:
         self.rule = rule
-        self.value_of = value_of
-        self.split = split
+        self.value_of: Callable[[Node], _C] = value_of
+        self.split: Callable[[list[int], list[_C], int], _Level] = split
         self.amounts: dict[str, Decimal] = {}
         self.explanations: dict[str, Explanation] = {}
 
     def run(
         self, node: Node, cents: int, dropped: tuple[str, ...], steps: tuple[dict, ...]
     ) -> None:
-        kids = node.children
+        kids: tuple[Node, ...] = node.children
         values = [self.value_of(kid) for kid in kids]
-        level = self.split([kid.target_bp for kid in kids], values, cents)
+        level: _Level = self.split([kid.target_bp for kid in kids], values, cents)
         if level.dropped:
             dropped = (*dropped, *(kids[i].key for i in sorted(level.dropped)))
         implied = _implied(level.top, level.weight) if level.weight else None
@@ -326,7 +329,7 @@ def allocate_sell(root: Node, amount: Decimal, *, rule: str = "withdrawal") -> A
     with localcontext() as context:
         context.prec = _PRECISION
         cents = min(_to_cents(amount), root.sellable_cents)
-        walk = _Walk(rule, _sellable_of, _fill_down)  # type: ignore[arg-type]
+        walk = _Walk(rule, _sellable_of, _fill_down)
         if cents > 0:
             walk.run(root, cents, (), ())
         return walk.result()

@@ -27,20 +27,11 @@ from pies.services import (
 )
 from pies.tree import load_portfolio
 from trading import serializers as s
+from trading.access import signed_in_user
 from trading.api.base import ACCOUNT_ID, PiesAPIView, PiesListView, account_for, body
 from trading.models import Account
-from trading.money import ZERO
 from trading.ownership import AccountInWindow
-from trading.valuation import invested_values
-
-
-def _with_values(accounts: list[Account]) -> list[Account]:
-    """Attach invested and total values at the latest prices: one query for any number."""
-    values = invested_values(account.pk for account in accounts)
-    for account in accounts:
-        account.invested_value = values.get(account.pk, ZERO)
-        account.total_value = account.cash + account.invested_value
-    return accounts
+from trading.valuation import with_values
 
 
 def _saved(call: Any) -> Response | None:
@@ -68,9 +59,9 @@ class AccountsView(PiesListView):
         summary="Your accounts",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.page_of(self.get_queryset())
         return self.get_paginated_response(
-            ps.AccountOutput(_with_values(list(page)), many=True).data
+            ps.AccountOutput(with_values(list(page)), many=True).data
         )
 
     @extend_schema(
@@ -81,11 +72,13 @@ class AccountsView(PiesListView):
     def post(self, request: Request) -> Response:
         data = body(ps.AccountCreateInput, request)
         try:
-            account = open_account(user=request.user, kind=data["kind"], name=data["name"])
+            account = open_account(
+                user=signed_in_user(request), kind=data["kind"], name=data["name"]
+            )
         except AccountLimitError as exc:
             raise exceptions.ValidationError({"kind": [str(exc)]}) from None
         return Response(
-            ps.AccountOutput(_with_values([account])[0]).data, status=status.HTTP_201_CREATED
+            ps.AccountOutput(with_values([account])[0]).data, status=status.HTTP_201_CREATED
         )
 
 
@@ -97,7 +90,7 @@ class AccountDetailView(PiesAPIView):
     )
     def get(self, request: Request, account_id: int) -> Response:
         account = account_for(request, account_id)
-        return Response(ps.AccountOutput(_with_values([account])[0]).data)
+        return Response(ps.AccountOutput(with_values([account])[0]).data)
 
     @extend_schema(
         parameters=[ACCOUNT_ID],
@@ -112,7 +105,7 @@ class AccountDetailView(PiesAPIView):
             for field, value in changes.items():
                 setattr(account, field, value)
             account.save(update_fields=list(changes))
-        return Response(ps.AccountOutput(_with_values([account])[0]).data)
+        return Response(ps.AccountOutput(with_values([account])[0]).data)
 
 
 class PieView(PiesAPIView):
@@ -186,5 +179,5 @@ class HoldingsView(PiesListView):
     )
     def get(self, request: Request, account_id: int) -> Response:
         portfolio = load_portfolio(account_for(request, account_id))
-        page = self.paginate_queryset(portfolio.leaves)
+        page = self.page_of(portfolio.leaves)
         return self.get_paginated_response(ps.HoldingOutput(page, many=True).data)

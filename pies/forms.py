@@ -190,14 +190,14 @@ class PieEditor:
             for slice_ in view.slices:
                 stored[slice_.id] = slice_
         for row in self.rows:
-            slice_ = stored.get(row.slice_id) if row.slice_id else None
-            if slice_ is None:
+            found = stored.get(row.slice_id) if row.slice_id else None
+            if found is None:
                 row.status = "new"
                 continue
-            row.status = slice_.status
-            row.security_name = slice_.security_name
-            row.quantity = slice_.quantity
-            row.holds_shares = any(leaf.quantity > 0 for leaf in slice_.leaves())
+            row.status = found.status
+            row.security_name = found.security_name
+            row.quantity = found.quantity
+            row.holds_shares = any(leaf.quantity > 0 for leaf in found.leaves())
 
     # --- the tree ------------------------------------------------------------------------
 
@@ -432,7 +432,9 @@ class PieImportForm(forms.Form):
     """Import the open pie format (api.md): paste it or upload the file."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    data = forms.CharField(
+    # A field named like BaseForm.data: the form's metaclass moves declared fields into
+    # base_fields, so form.data is still the bound data at run time.
+    data = forms.CharField(  # type: ignore[assignment]
         label="Pie JSON",
         required=False,
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
@@ -442,7 +444,8 @@ class PieImportForm(forms.Form):
     file = forms.FileField(label="Or upload a pie file (.json)", required=False)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         upload = cleaned.get("file")
         text = cleaned.get("data") or ""
         if upload is not None:

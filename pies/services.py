@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from pies.models import MAX_DEPTH, MAX_SECURITY_SLICES_PER_ACCOUNT, Pie, Slice, SliceStatus
 from trading.models import (
@@ -53,7 +56,7 @@ class StalePieVersion(Exception):
 
 
 @transaction.atomic
-def open_account(*, user: object, kind: str = AccountKind.INDIVIDUAL, name: str = "") -> Account:
+def open_account(*, user: User, kind: str = AccountKind.INDIVIDUAL, name: str = "") -> Account:
     """Open an account of ``kind`` with an empty portfolio pie (money stays cash until a save)."""
     if kind not in USER_ACCOUNT_KINDS:
         raise AccountLimitError(f"Unknown account kind {kind!r}.")
@@ -96,7 +99,7 @@ def parse_target(raw: Any) -> int:
         raise ValueError("Enter the target as a number, like 33.33.") from None
     if not value.is_finite() or "e" in str(raw).lower():
         raise ValueError("Enter the target as a plain number, like 33.33.")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+    if cast(int, value.as_tuple().exponent) < -2:  # an int: the value is finite
         raise ValueError("Use at most two decimals for a target.")
     if value < 0 or value > 100:
         raise ValueError("A target is between 0 and 100.")
@@ -343,7 +346,8 @@ class _Applier:
             (
                 s
                 for s in candidates
-                if s.child_pie_id and s.child_pie.name.lower() == wanted.pie_name.lower()
+                # A null child_pie reads as None without a query.
+                if s.child_pie is not None and s.child_pie.name.lower() == wanted.pie_name.lower()
             ),
             None,
         )
@@ -362,8 +366,8 @@ class _Applier:
                 continue
             existing.pie = pie
             existing.order = order
-            if existing.child_pie_id is not None:
-                child = existing.child_pie
+            child = existing.child_pie  # None, without a query, for a security slice
+            if child is not None:
                 if child.name != item.pie_name:
                     child.name = item.pie_name
                     child.save(update_fields=["name"])

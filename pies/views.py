@@ -15,11 +15,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from pieproject.htmx import HtmxHttpRequest, redirect_to, render_page
 from pies import services
 from pies.forms import EditorDataError, PieEditor, PieImportForm
 from pies.tree import PortfolioView, load_portfolio
@@ -43,7 +43,7 @@ def search_securities(query: str) -> list[Security]:
 
 
 def _render_editor(
-    request: HttpRequest, account: Account, editor: PieEditor, *, status: int = 200
+    request: HtmxHttpRequest, account: Account, editor: PieEditor, *, status: int = 200
 ) -> HttpResponse:
     editor.totals()
     context = {
@@ -52,10 +52,7 @@ def _render_editor(
         "rows": editor.ordered(),
         "results": search_securities(editor.query),
     }
-    if request.htmx:
-        # htmx swaps only 2xx answers by default; the errors are in the region anyway.
-        return render(request, "pies/editor.html#pie-editor", context)
-    return render(request, "pies/editor.html", context, status=status)
+    return render_page(request, "pies/editor.html", context, partial="pie-editor", status=status)
 
 
 def _check(account: Account, editor: PieEditor) -> None:
@@ -88,7 +85,7 @@ def _editor_from_request(request: HttpRequest, portfolio: PortfolioView) -> tupl
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def pie_editor(request: HttpRequest, pk: int) -> HttpResponse:
+def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     if request.method == "GET":
@@ -128,13 +125,12 @@ def pie_editor(request: HttpRequest, pk: int) -> HttpResponse:
         editor.apply_errors(error.errors, paths)
         return _render_editor(request, account, editor, status=400)
     messages.success(request, "Pie saved. Trades happen at the next window.")
-    url = reverse("account_detail", args=[account.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_to(request, reverse("account_detail", args=[account.pk]))
 
 
 @login_required
 @require_POST
-def pie_validate(request: HttpRequest, pk: int) -> HttpResponse:
+def pie_validate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """As-you-type validation: re-render the editor region with totals and errors."""
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
@@ -151,7 +147,7 @@ def pie_validate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def security_search(request: HttpRequest) -> HttpResponse:
+def security_search(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     context = {"results": search_securities(query), "editor": {"query": query}}
     if request.htmx:
@@ -173,7 +169,7 @@ def pie_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def pie_import(request: HttpRequest, pk: int) -> HttpResponse:
+def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     form = PieImportForm(
@@ -196,9 +192,9 @@ def pie_import(request: HttpRequest, pk: int) -> HttpResponse:
                     f"version {conflict.current_version}). Nothing was imported: import again "
                     "to replace it.",
                 )
-                data = form.data.copy()
+                data = request.POST.copy()  # what the form was bound to
                 data["version"] = str(conflict.current_version)
-                form.data = data
+                form.data = data  # type: ignore[assignment]  # the bound data: see PieImportForm
                 status = 409
             except AccountInWindow as busy:
                 form.add_error(None, f"{busy.message} Nothing was imported.")
@@ -209,12 +205,9 @@ def pie_import(request: HttpRequest, pk: int) -> HttpResponse:
                         form.add_error(None, f"{_readable_key(key)}{problem}")
             else:
                 messages.success(request, "Pie imported. Trades happen at the next window.")
-                url = reverse("account_detail", args=[account.pk])
-                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+                return redirect_to(request, reverse("account_detail", args=[account.pk]))
     context: dict[str, Any] = {"account": account, "form": form}
-    if request.htmx:
-        return render(request, "pies/import.html#import-form", context)
-    return render(request, "pies/import.html", context, status=status)
+    return render_page(request, "pies/import.html", context, partial="import-form", status=status)
 
 
 def _readable_key(key: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from trading.models import Account
 from trading.money import MAX_DEPOSIT, ZERO, parse_amount
@@ -22,9 +22,10 @@ from trading.money import MAX_DEPOSIT, ZERO, parse_amount
 class SignupForm(UserCreationForm):
     email = forms.EmailField(label="Email", help_text="For password resets only.", max_length=254)
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:  # UserCreationForm.Meta's, with the email (its Meta is not in the type stubs)
         model = get_user_model()
         fields = ("username", "email")
+        field_classes = {"username": UsernameField}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
@@ -83,7 +84,8 @@ class WithdrawalForm(IntentForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "amount" in self.errors:
             return data
         if data.get("withdraw_all") and data.get("amount") is not None:

@@ -8,7 +8,7 @@ model-field factories import Django lazily for the same reason.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.000001")  # fractional shares to 6 decimals
@@ -70,7 +70,7 @@ def parse_amount(raw: Any, *, maximum: Decimal | None = None) -> Decimal:
         raise ValueError("Enter a finite amount.")
     if "e" in text.lower():
         raise ValueError("Enter the amount as a plain number, without an exponent.")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+    if cast(int, value.as_tuple().exponent) < -2:  # an int: the value is finite
         raise ValueError("Use at most two decimals.")
     if value <= 0:
         raise ValueError("Enter an amount greater than zero.")

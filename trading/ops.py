@@ -8,6 +8,7 @@ synchronously; see ``run_adhoc_window`` for why. And the Operations group's perm
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -211,8 +212,17 @@ def retry_window(window_id: int) -> Outcome:
 # --- Health ----------------------------------------------------------------------------------
 
 
+def _cached(key: str) -> Any:
+    """The cache read, or None when Redis is down: this page is where staff see that."""
+    try:
+        return cache.get(key)
+    except Exception:
+        log.warning("cache unreachable from the operations page", exc_info=True)
+        return None
+
+
 def books_status(*, refresh: bool = False) -> dict[str, Any]:
-    status = None if refresh else cache.get(BOOKS_KEY)
+    status = None if refresh else _cached(BOOKS_KEY)
     if status is None:
         try:
             from trading.books import verify_books
@@ -222,7 +232,8 @@ def books_status(*, refresh: bool = False) -> dict[str, Any]:
             log.exception("verify_books failed on the operations page")
             violations = [f"verify_books could not run: {exc}"]
         status = {"ok": not violations, "violations": violations, "checked_at": timezone.now()}
-        cache.set(BOOKS_KEY, status, BOOKS_TTL)
+        with suppress(Exception):  # without Redis, checked again on the next load
+            cache.set(BOOKS_KEY, status, BOOKS_TTL)
     return status
 
 
@@ -241,7 +252,7 @@ def worker_alive() -> bool | None:
 
 
 def last_tick() -> datetime | None:
-    value = cache.get(LAST_TICK_KEY)
+    value = _cached(LAST_TICK_KEY)
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):

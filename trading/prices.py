@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import IO
+from typing import IO, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -83,10 +83,10 @@ def _lines(source: str | bytes | IO[str] | IO[bytes]) -> Iterable[str]:
         source = source.decode("utf-8-sig")
     if isinstance(source, str):
         return io.StringIO(source.lstrip("\ufeff"), newline="")
-    first = source.read(0)
-    if isinstance(first, bytes):
-        return io.TextIOWrapper(source, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
-    return source  # type: ignore[return-value]
+    # A file object says whether it is binary only by what it reads.
+    if isinstance(source.read(0), bytes):
+        return io.TextIOWrapper(cast("IO[bytes]", source), encoding="utf-8-sig", newline="")
+    return cast("IO[str]", source)
 
 
 def parse_price_csv(

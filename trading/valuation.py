@@ -65,6 +65,16 @@ def invested_values(account_ids: Iterable[int], at: datetime | None = None) -> d
     return {account_id: found.get(account_id, ZERO) for account_id in ids}
 
 
+def with_values(accounts: list[Account]) -> list[Account]:
+    """Set ``invested_value`` and ``total_value`` (cash included) on each account, at the
+    latest prices: one query for any number of accounts."""
+    values = invested_values(account.pk for account in accounts)
+    for account in accounts:
+        account.invested_value = values.get(account.pk, ZERO)
+        account.total_value = account.cash + account.invested_value
+    return accounts
+
+
 def account_value(*, account: Account, at: datetime | None = None) -> Decimal:
     """Cash plus positions at the latest prices (the value the withdrawal limit and the
     both-windows threshold are judged by)."""

@@ -247,6 +247,19 @@ def test_a_withdrawal_larger_than_the_account_shows_an_error(page: Page, dana):
     assert not Intent.objects.filter(account=dana).exists()
 
 
+def test_the_withdrawal_preview_follows_the_amount_and_the_everything_box(page: Page, dana):
+    log_in(page, "dana")
+    page.goto(f"/account/{dana.pk}/withdraw/")
+    preview = page.locator("#withdraw-preview")
+    page.get_by_label("Amount", exact=True).fill("5000")
+    expect(preview.get_by_text("You can withdraw at most 1,760.00.")).to_be_visible()
+    page.get_by_label("Amount", exact=True).fill("")
+    expect(preview.get_by_text("Enter an amount to see what would be sold")).to_be_visible()
+    page.get_by_label("Withdraw everything (sells every holding)").check()
+    expect(preview.get_by_role("row", name=re.compile(r"^Bonds\/TIP Sell"))).to_be_visible()
+    assert not Intent.objects.filter(account=dana).exists()
+
+
 def test_another_users_account_page_is_not_found(page: Page, dana, make_user):
     make_user("erin", password=PASSWORD)
     log_in(page, "erin")

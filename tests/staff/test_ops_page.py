@@ -83,3 +83,14 @@ def test_a_window_report_is_summarised_whatever_its_shape():
     assert summary.phases == [("freeze", 0.5), ("plan", 1.25)]
     assert summary.skipped == ["XYZ"]
     assert window_summary(TradeWindow(report="garbage", timings=None)).accounts == "—"
+
+
+def test_the_page_loads_with_redis_down(ops_client, settings):
+    # Nothing listens on port 1: every cache call fails as it does with Redis stopped.
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    response = ops_client.get(reverse("ops:index"))
+    assert response.status_code == 200
+    assert response.context["books"]["ok"] is True  # computed, not read from the cache
+    assert response.context["last_tick"] is None

@@ -31,6 +31,25 @@ from trading.window import CannotAbandon, abandon_window
 # --- Trade windows and their books -----------------------------------------------------------
 
 
+WINDOW_FIELDS = (
+    "trade_date",
+    "session",
+    "scheduled_at",
+    "status",
+    "phase",
+    "attempts",
+    "claimed_by",
+    "heartbeat_at",
+    "started_at",
+    "finished_at",
+    "run_time",
+    "error",
+    "abandon_reason",
+    "abandoned_by",
+)
+RAW_FIELDS = ("report", "timings", "progress")
+
+
 @admin.register(TradeWindow)
 class TradeWindowAdmin(admin.ModelAdmin):
     list_display = [
@@ -51,31 +70,11 @@ class TradeWindowAdmin(admin.ModelAdmin):
     search_fields = ["=id", "error"]
     actions = ["retry_failed", "abandon_failed"]
     fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "trade_date",
-                    "session",
-                    "scheduled_at",
-                    "status",
-                    "phase",
-                    "attempts",
-                    "claimed_by",
-                    "heartbeat_at",
-                    "started_at",
-                    "finished_at",
-                    "run_time",
-                    "error",
-                    "abandon_reason",
-                    "abandoned_by",
-                ]
-            },
-        ),
-        ("Report", {"fields": ["readable_report"]}),
-        ("Raw data", {"classes": ["collapse"], "fields": ["report", "timings", "progress"]}),
+        (None, {"fields": WINDOW_FIELDS}),
+        ("Report", {"fields": ("readable_report",)}),
+        ("Raw data", {"classes": ["collapse"], "fields": RAW_FIELDS}),
     ]
-    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    readonly_fields = (*WINDOW_FIELDS, "readable_report", *RAW_FIELDS)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The change permission is for the actions; an object's page only shows it.

@@ -7,8 +7,10 @@ and render with an output serializer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.metadata import SimpleMetadata
@@ -40,6 +42,9 @@ def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
+T = TypeVar("T")
+
+
 class BasicMetadata(SimpleMetadata):
     """OPTIONS: name, description and media types. The OpenAPI schema describes the fields
     (listing them here would need a serializer per method, and a view without one crashed)."""
@@ -59,14 +64,15 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class _Inputs:
+class _Inputs(APIView):
     """JSON bodies with numbers as Decimal; no NUL characters anywhere in the input."""
 
     parser_classes = [DecimalJSONParser]
-    metadata_class = BasicMetadata
+    # The stubs type this as an instance (or a settings path); DRF instantiates the class.
+    metadata_class = BasicMetadata  # type: ignore[assignment]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         params = request.query_params
         if contains_nul([*params.keys(), *(v for key in params for v in params.getlist(key))]):
             raise exceptions.ParseError(NUL_MESSAGE)
@@ -79,7 +85,13 @@ class PiesAPIView(_Inputs, APIView):
 
 
 class PiesListView(_Inputs, generics.ListAPIView):
-    pass
+    def page_of(self, rows: QuerySet[Any, T] | Sequence[T]) -> list[T]:
+        """One page of ``rows``, a queryset or a list (Django's Paginator takes any sequence;
+        the stubs say a queryset). Every list here is paginated (DEFAULT_PAGINATION_CLASS),
+        so there always is a page."""
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]
+        assert page is not None, "the API's list views need DEFAULT_PAGINATION_CLASS"
+        return page
 
 
 class StaffOnly(permissions.IsAdminUser):

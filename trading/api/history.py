@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, Sum
@@ -31,7 +32,7 @@ from trading.money import ZERO
 from trading.renderers import CSVRenderer
 
 
-def leaf_paths(account: Account) -> dict[int, str]:
+def leaf_paths(account: Account) -> dict[int | None, str]:
     """Slice id -> leaf path ("Bonds/BND") for every security slice the account ever had
     (removed ones too: old orders and lots still name them). Two queries."""
     pies = {
@@ -48,7 +49,7 @@ def leaf_paths(account: Account) -> dict[int, str]:
             pie_id = pies[pie_id][1]
         return "/".join(reversed(names))
 
-    paths: dict[int, str] = {}
+    paths: dict[int | None, str] = {}
     for slice_id, pie_id, symbol in Slice.objects.filter(
         pie__account=account, security__isnull=False
     ).values_list("id", "pie_id", "security__symbol"):
@@ -77,7 +78,7 @@ class LotsView(PiesListView):
             lots = lots.filter(remaining_quantity__gt=0)
         elif wanted == "closed":
             lots = lots.filter(remaining_quantity=0)
-        page = self.paginate_queryset(lots.order_by("acquired_on", "id"))
+        page = self.page_of(lots.order_by("acquired_on", "id"))
         paths = leaf_paths(account) if page else {}
         rows = [
             {
@@ -95,16 +96,7 @@ class LotsView(PiesListView):
         return self.get_paginated_response(s.LotOutput(rows, many=True).data)
 
 
-GAINS_CSV_HEADER = [
-    "symbol",
-    "acquired_on",
-    "sold_on",
-    "quantity",
-    "proceeds",
-    "cost_basis",
-    "gain",
-    "term",
-]
+GAINS_CSV_HEADER = list(Disposal.GAIN_COLUMNS)
 
 
 class RealizedGainsView(PiesListView):
@@ -145,10 +137,7 @@ class RealizedGainsView(PiesListView):
     def get(self, request: Request, account_id: int) -> Response:
         account = account_for(request, account_id)
         year = query(s.GainsQuery, request).get("year")
-        disposals = Disposal.objects.filter(account=account).select_related("security")
-        if year is not None:
-            disposals = disposals.filter(sold_on__year=year)
-        disposals = disposals.order_by("sold_on", "id")
+        disposals = Disposal.objects.of(account, year=year).order_by("sold_on", "id")
         if request.accepted_renderer.format == "csv":
             rows = s.RealizedGainOutput(_gain_rows(disposals), many=True).data
             filename = f"realized-gains-{account.pk}-{year or 'all'}.csv"
@@ -159,7 +148,7 @@ class RealizedGainsView(PiesListView):
             short=Coalesce(Sum("gain", filter=Q(term=Term.SHORT)), ZERO),
             long=Coalesce(Sum("gain", filter=Q(term=Term.LONG)), ZERO),
         )
-        page = self.paginate_queryset(disposals)
+        page = self.page_of(disposals)
         response = self.get_paginated_response(
             s.RealizedGainOutput(_gain_rows(page), many=True).data
         )
@@ -168,20 +157,8 @@ class RealizedGainsView(PiesListView):
         return response
 
 
-def _gain_rows(disposals: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "symbol": d.security.symbol,
-            "acquired_on": d.acquired_on,
-            "sold_on": d.sold_on,
-            "quantity": d.quantity,
-            "proceeds": d.proceeds,
-            "cost_basis": d.cost_basis,
-            "gain": d.gain,
-            "term": d.term,
-        }
-        for d in disposals
-    ]
+def _gain_rows(disposals: Iterable[Disposal]) -> list[dict[str, Any]]:
+    return [disposal.gain_row() for disposal in disposals]
 
 
 class OrdersView(PiesListView):
@@ -197,7 +174,7 @@ class OrdersView(PiesListView):
             .select_related("window", "security", "position")
             .order_by("-window_id", "id")
         )
-        page = self.paginate_queryset(orders)
+        page = self.page_of(orders)
         paths = leaf_paths(account) if page else {}
         for order in page:
             order.path = paths.get(order.position.slice_id, order.security.symbol)

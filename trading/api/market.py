@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import authenticate
 from django.db import IntegrityError
@@ -25,6 +26,9 @@ from trading.api.base import (
 from trading.models import Dividend, Security
 from trading.prices import PriceRow, import_prices
 from trading.valuation import latest_prices
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _SupportsHasPermission
 
 MAX_PRICE_ROWS = 10_000
 
@@ -50,7 +54,7 @@ class TokenView(PiesAPIView):
         if getattr(http_request, "axes_locked_out", False):
             # Answer the lockout in the API's JSON; left flagged, axes' middleware would
             # replace this response with its HTML page.
-            http_request.axes_locked_out = False
+            http_request.axes_locked_out = False  # type: ignore[attr-defined]  # axes' own flag
             raise exceptions.Throttled(detail="Too many failed attempts; try again later.")
         if user is None:
             raise exceptions.ValidationError(
@@ -64,7 +68,7 @@ class TokenView(PiesAPIView):
 
 
 class SecuritiesView(PiesListView):
-    def get_permissions(self) -> list[permissions.BasePermission]:
+    def get_permissions(self) -> Sequence[_SupportsHasPermission]:
         if self.request.method == "POST":
             return [StaffOnly()]
         return super().get_permissions()
@@ -79,7 +83,7 @@ class SecuritiesView(PiesListView):
         return securities.order_by("symbol")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.page_of(self.get_queryset())
         prices = latest_prices(security.pk for security in page)
         rows = [
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
@@ -40,9 +40,9 @@ class NextWindowView(PiesAPIView):
         return Response(s.NextWindowOutput(slot).data)
 
 
-def _count(model: type, **filters: Any) -> Subquery:
+def _count(model: type[Model], **filters: Any) -> Subquery:
     rows = (
-        model.objects.filter(window=OuterRef("pk"), **filters)
+        model._default_manager.filter(window=OuterRef("pk"), **filters)
         .order_by()
         .values("window")
         .annotate(n=Count("*"))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from trading.money import ZERO, money_field, price_field, quantity_field
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class AccountKind(models.TextChoices):
@@ -45,7 +51,10 @@ class LotMethod(models.TextChoices):
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
-    def for_user(self, user: object) -> AccountQuerySet:
+    def for_user(self, user: User | AnonymousUser) -> AccountQuerySet:
+        """The accounts ``user`` owns (none for an anonymous visitor)."""
+        if not user.is_authenticated:
+            return self.none()
         return self.filter(owner=user)
 
     def investor(self) -> AccountQuerySet:
@@ -76,6 +85,11 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccountQuerySet.as_manager()
+
+    # Values at the latest prices, not columns: set on a page of accounts in one query by
+    # trading.valuation.with_values.
+    invested_value: Decimal
+    total_value: Decimal
 
     class Meta:
         ordering = ["id"]

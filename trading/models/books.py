@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -60,8 +62,27 @@ class Term(models.TextChoices):
     LONG = "long", "Long-term"
 
 
+class DisposalQuerySet(models.QuerySet["Disposal"]):
+    def of(self, account: Account, *, year: int | None = None) -> DisposalQuerySet:
+        """``account``'s realized gains, of the sales in ``year`` or of every year."""
+        rows = self.filter(account=account).select_related("security")
+        return rows if year is None else rows.filter(sold_on__year=year)
+
+
 class Disposal(models.Model):
     """A realized gain row: one lot (or part of it) consumed by one sell."""
+
+    # A realized gain as a row, in this order: the CSV of the lots page, the API's rows and CSV.
+    GAIN_COLUMNS = (
+        "symbol",
+        "acquired_on",
+        "sold_on",
+        "quantity",
+        "proceeds",
+        "cost_basis",
+        "gain",
+        "term",
+    )
 
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="disposals")
     order = models.ForeignKey(
@@ -77,6 +98,8 @@ class Disposal(models.Model):
     gain = money_field()
     term = models.CharField(max_length=5, choices=Term.choices)
 
+    objects = DisposalQuerySet.as_manager()
+
     class Meta:
         ordering = ["sold_on", "id"]
         constraints = [
@@ -89,6 +112,14 @@ class Disposal(models.Model):
 
     def __str__(self) -> str:
         return f"disposal {self.quantity} of lot {self.lot_id}: {self.gain}"
+
+    @property
+    def symbol(self) -> str:
+        return self.security.symbol
+
+    def gain_row(self) -> dict[str, Any]:
+        """The ``GAIN_COLUMNS`` of this disposal, as stored (dates, Decimals, the term)."""
+        return {column: getattr(self, column) for column in self.GAIN_COLUMNS}
 
 
 class Dividend(models.Model):

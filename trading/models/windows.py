@@ -121,6 +121,10 @@ class Order(models.Model):
     explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The leaf path of its slice ("Bonds/BND"), not a column: set on a page of orders by the
+    # API (trading.api.history.leaf_paths).
+    path: str
+
     class Meta:
         ordering = ["-window_id", "id"]
         indexes = [models.Index(fields=["account", "window"], name="order_account_window")]

@@ -128,19 +128,20 @@ def _build(
     uses: list[LotUse] = []
     for path, amount in sells.items():
         leaf_ = priced.get(path)
-        if leaf_ is None or amount <= 0 or leaf_.quantity <= 0:
+        if leaf_ is None or leaf_.price is None or amount <= 0 or leaf_.quantity <= 0:
             continue  # no price: the window would skip it too
-        quantity = _sell_quantity(leaf_, amount)
+        price = leaf_.price
+        quantity = _sell_quantity(leaf_, amount, price)
         orders.append(PlannedOrder(path, leaf_.symbol or "", "sell", amount, quantity))
         lots = [
             OpenLot(lot.id, lot.acquired_on, lot.remaining_quantity, lot.remaining_cost)
-            for lot in lots_by_position.get(leaf_.position_id, [])
+            for lot in (lots_by_position.get(leaf_.position_id, []) if leaf_.position_id else [])
         ]
         held = sum((lot.remaining_quantity for lot in lots), ZERO)
         if not lots or held <= 0:
             continue
         quantity = min(quantity, held)
-        proceeds = floor_cents(quantity * leaf_.price)  # type: ignore[operator]
+        proceeds = floor_cents(quantity * price)
         for used in consume_lots(
             lots, quantity=quantity, proceeds=proceeds, method=account.lot_method, sold_on=sold_on
         ):
@@ -159,12 +160,12 @@ def _build(
     )
 
 
-def _sell_quantity(leaf_: SliceView, amount: Decimal) -> Decimal:
+def _sell_quantity(leaf_: SliceView, amount: Decimal, price: Decimal) -> Decimal:
     """allocation.md, Selling 4: shares rounded up, never more than held; an amount that is the
     whole (sellable) value sells the whole position."""
     if amount >= floor_cents(leaf_.exact_value):
         return leaf_.quantity
-    return min(ceil_shares(amount / leaf_.price), leaf_.quantity)  # type: ignore[operator]
+    return min(ceil_shares(amount / price), leaf_.quantity)
 
 
 def _split(allocation: Allocation) -> dict[str, Decimal]:
@@ -201,7 +202,7 @@ def preview_rebalance(*, account: Account, pie: Pie | int | None = None) -> Prev
             - account.min_cash
         )
         extra = max(floor_cents(extra), ZERO)
-    node = view.to_node(None if is_root else int(pie_id))  # type: ignore[arg-type]
+    node = view.to_node(None if is_root or pie_id is None else int(pie_id))
     plan = rebalance(node, extra_cash=extra)
     sells = {path: -amount for path, amount in plan.orders.items() if amount < 0}
     buys = {path: amount for path, amount in plan.orders.items() if amount > 0}

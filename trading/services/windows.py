@@ -48,7 +48,7 @@ def _late_seconds(window: WindowSlot | TradeWindow, now: datetime) -> int:
 def _create_row(window: WindowSlot, *, status: str, now: datetime) -> bool:
     """Create the row of ``window`` unless someone else already did (the unique constraint
     decides); True when this call created it."""
-    report = {"late_seconds": _late_seconds(window, now)}
+    report: dict[str, int | str] = {"late_seconds": _late_seconds(window, now)}
     if status == WindowStatus.MISSED:
         report["missed"] = "The scheduler was down at this window's time."
     try:

@@ -13,29 +13,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.authtoken.models import Token
 
+from pieproject.htmx import HtmxHttpRequest, redirect_to, render_page
 from pies.services import AccountLimitError, open_account
 from pies.tree import load_portfolio
-from trading.access import get_account_for_user
+from trading.access import get_account_for_user, signed_in_user
 from trading.calendar import WindowSlot
-from trading.forms import (
-    AccountSettingsForm,
-    SignupForm,
-)
-from trading.models import (
-    USER_ACCOUNT_KINDS,
-    Account,
-    AccountKind,
-    Intent,
-)
+from trading.forms import AccountSettingsForm, SignupForm
+from trading.models import USER_ACCOUNT_KINDS, Account, AccountKind, Intent
 from trading.money import ZERO
 from trading.valuation import invested_values, market_changes
-from trading.views.common import (
-    render_page,
-    window_of,
-)
+from trading.views.common import window_of
 
 # --- sign up and the dashboard ---------------------------------------------------------------
 
@@ -107,7 +96,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def account_open(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     try:
-        account = open_account(user=request.user, kind=kind)
+        account = open_account(user=signed_in_user(request), kind=kind)
     except AccountLimitError as error:
         messages.error(request, str(error))
         return redirect("dashboard")
@@ -120,7 +109,7 @@ def account_open(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def account_detail(request: HttpRequest, pk: int, pie_id: int | None = None) -> HttpResponse:
+def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None) -> HttpResponse:
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     pie = portfolio.root if pie_id is None else portfolio.find_pie(pie_id)
@@ -157,15 +146,14 @@ def account_detail(request: HttpRequest, pk: int, pie_id: int | None = None) -> 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def account_settings(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     form = AccountSettingsForm(request.POST or None, instance=account)
     if request.method == "POST":
         if form.is_valid():
             form.save()
             messages.success(request, "Settings saved.")
-            url = reverse("account_detail", args=[account.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_to(request, reverse("account_detail", args=[account.pk]))
         account.refresh_from_db()  # the failed form must not leave edited values on the object
     context = {"account": account, "form": form}
     status = 400 if request.method == "POST" else 200
@@ -178,7 +166,7 @@ def account_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def user_settings(request: HttpRequest) -> HttpResponse:
     accounts = list(Account.objects.for_user(request.user).investor())
-    token = Token.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user=signed_in_user(request)).first()
     return render(
         request,
         "trading/user_settings.html",
@@ -191,8 +179,9 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     # DRF's Token model holds one token per user: "create" on an existing one regenerates it
     # (the old key stops working at once).
-    Token.objects.filter(user=request.user).delete()
-    token = Token.objects.create(user=request.user)
+    user = signed_in_user(request)
+    Token.objects.filter(user=user).delete()
+    token = Token.objects.create(user=user)
     request.session["new_token"] = token.key
     messages.success(request, "New API token created. Copy it now: it replaces any older one.")
     return redirect("user_settings")
@@ -201,7 +190,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest) -> HttpResponse:
-    deleted, _ = Token.objects.filter(user=request.user).delete()
+    deleted, _ = Token.objects.filter(user=signed_in_user(request)).delete()
     if deleted:
         messages.success(request, "API token revoked: it no longer works.")
     return redirect("user_settings")

@@ -4,6 +4,8 @@ and realized gains (a page and a CSV)."""
 from __future__ import annotations
 
 import csv
+from datetime import date
+from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q, Sum
@@ -11,24 +13,16 @@ from django.db.models.functions import ExtractYear
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from pieproject.htmx import HtmxHttpRequest, render_page
 from trading.access import get_account_for_user
-from trading.models import (
-    Disposal,
-    Intent,
-    LedgerEntry,
-    Lot,
-    Order,
-)
-from trading.views.common import (
-    render_page,
-)
+from trading.models import Disposal, Intent, LedgerEntry, Lot, Order
 
 # --- activity, lots and gains ----------------------------------------------------------------
 
 
 @login_required
 @require_GET
-def activity(request: HttpRequest, pk: int) -> HttpResponse:
+def activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     intents = list(Intent.objects.filter(account=account).select_related("pie", "window")[:100])
     orders = list(
@@ -52,7 +46,7 @@ def _year(request: HttpRequest) -> int | None:
 
 @login_required
 @require_GET
-def lots(request: HttpRequest, pk: int) -> HttpResponse:
+def lots(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     year = _year(request)
     all_lots = Lot.objects.filter(position__account=account).select_related("position__security")
@@ -70,9 +64,7 @@ def lots(request: HttpRequest, pk: int) -> HttpResponse:
         )
         .order_by("-year")
     )
-    disposals = Disposal.objects.filter(account=account).select_related("security")
-    if year is not None:
-        disposals = disposals.filter(sold_on__year=year)
+    disposals = Disposal.objects.of(account, year=year)
     context = {
         "account": account,
         "open_lots": open_lots,
@@ -89,27 +81,21 @@ def lots(request: HttpRequest, pk: int) -> HttpResponse:
 def realized_gains_csv(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     year = _year(request)
-    rows = Disposal.objects.filter(account=account).select_related("security")
-    if year is not None:
-        rows = rows.filter(sold_on__year=year)
+    rows = Disposal.objects.of(account, year=year)
     name = f"realized-gains-{account.pk}{f'-{year}' if year else ''}.csv"
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
-    writer.writerow(
-        ["symbol", "acquired_on", "sold_on", "quantity", "proceeds", "cost_basis", "gain", "term"]
-    )
+    writer.writerow(Disposal.GAIN_COLUMNS)
     for row in rows.order_by("sold_on", "id").iterator():
-        writer.writerow(
-            [
-                row.security.symbol,
-                row.acquired_on.isoformat(),
-                row.sold_on.isoformat(),
-                f"{row.quantity:.6f}",
-                f"{row.proceeds:.2f}",
-                f"{row.cost_basis:.2f}",
-                f"{row.gain:.2f}",
-                row.term,
-            ]
-        )
+        writer.writerow([_csv_text(value) for value in row.gain_row().values()])
     return response
+
+
+def _csv_text(value: object) -> str:
+    # Decimals as stored: 6 places for quantities, 2 for money (the columns' scales).
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)

@@ -8,38 +8,25 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from pieproject.htmx import HtmxHttpRequest, redirect_to, render_page
 from pies.tree import PortfolioView, load_portfolio
 from trading import services
 from trading.access import get_account_for_user
-from trading.forms import (
-    DepositForm,
-    RebalanceForm,
-    WithdrawalForm,
-)
-from trading.models import (
-    Account,
-    Intent,
-)
+from trading.forms import DepositForm, RebalanceForm, WithdrawalForm
+from trading.models import Account, Intent
 from trading.ownership import AccountInWindow
-from trading.views.common import (
-    form_error_for,
-    live_preview,
-    queued,
-    render_page,
-    window_of,
-    with_new_key,
-)
-
+from trading.views.common import form_error_for, queued, window_of, with_new_key
 
 # --- cash flows ------------------------------------------------------------------------------
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def deposit(request: HttpRequest, pk: int) -> HttpResponse:
+def deposit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     form = DepositForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,7 +45,6 @@ def deposit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return queued(request, account, result, "Deposit")
     portfolio = load_portfolio(account)
-    live_preview(form, reverse("deposit", args=[account.pk]), "#deposit-preview")
     context = {
         "account": account,
         "form": form,
@@ -85,7 +71,7 @@ def _deposit_plan(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     form = WithdrawalForm(request.POST or None)
     status = 400 if request.method == "POST" else 200
@@ -109,16 +95,6 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return queued(request, account, result, "Withdrawal")
     portfolio = load_portfolio(account)
-    live_preview(form, reverse("withdraw", args=[account.pk]), "#withdraw-preview")
-    form.fields["withdraw_all"].widget.attrs.update(
-        {
-            "hx-get": reverse("withdraw", args=[account.pk]),
-            "hx-trigger": "change",
-            "hx-target": "#withdraw-preview",
-            "hx-swap": "outerHTML",
-            "hx-include": "this",
-        }
-    )
     preview, preview_error = None, ""
     raw = request.GET.get("amount") or request.POST.get("amount")
     withdraw_all = bool(request.GET.get("withdraw_all") or request.POST.get("withdraw_all"))
@@ -149,7 +125,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rebalance(request: HttpRequest, pk: int) -> HttpResponse:
+def rebalance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirm step with the planned orders and tax impact; POST: queue it."""
     account = get_account_for_user(request, pk)
     form = RebalanceForm(request.POST or None, initial={"pie": request.GET.get("pie") or None})
@@ -201,7 +177,7 @@ def rebalance(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def intent_cancel(request: HttpRequest, pk: int, intent_id: int) -> HttpResponse:
+def intent_cancel(request: HtmxHttpRequest, pk: int, intent_id: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     intent = get_object_or_404(Intent, pk=intent_id, account=account)
     try:
@@ -213,4 +189,4 @@ def intent_cancel(request: HttpRequest, pk: int, intent_id: int) -> HttpResponse
     url = request.POST.get("next") or reverse("account_detail", args=[account.pk])
     if not url.startswith(f"/account/{account.pk}/"):
         url = reverse("account_detail", args=[account.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_to(request, url)

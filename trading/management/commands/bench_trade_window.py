@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import resource
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +82,9 @@ class Command(BaseCommand):
 
         statements = 0
 
-        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        def count(
+            execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict
+        ) -> Any:
             nonlocal statements
             statements += 1
             return execute(sql, params, many, context)
