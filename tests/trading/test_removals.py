@@ -97,6 +97,29 @@ def test_a_removal_inside_a_removing_sub_pie_reinvests_above_it_and_everything_f
     assert verify_books() == []
 
 
+def test_a_leaf_removed_inside_a_sub_pie_already_removing_is_sold_once_with_the_sub_pie(alice):
+    for symbol in ("TTT", "XXX", "YYY"):
+        security(symbol)
+    account, _ = build_account(alice, {"slices": []}, auto_invest=False)
+    save(account, leaf("TTT", "50"), sub("S", leaf("XXX", "50"), leaf("YYY", "50")))
+    give(account, Slice.objects.get(security__symbol="XXX"), "300")
+    give(account, Slice.objects.get(security__symbol="YYY"), "200")
+    save(account, leaf("TTT", "100"))  # S removing first
+    save(account, leaf("TTT", "100"), sub("S", leaf("YYY", "100"), target="0"))  # then XXX
+
+    window = open_adhoc_window()
+    run_window(window.pk)
+
+    sold = Order.objects.filter(window=window, side="sell").values_list(
+        "security__symbol", "amount"
+    )
+    assert sorted(sold) == [("XXX", Decimal("300.00")), ("YYY", Decimal("200.00"))]
+    assert bought(window.pk) == {"TTT": Decimal("500.00")}
+    assert slices(account) == {"TTT": "active", "S": "removed", "XXX": "removed", "YYY": "removed"}
+    assert set(Intent.objects.filter(account=account).values_list("status", flat=True)) == {"done"}
+    assert verify_books() == []
+
+
 def test_a_leaf_removal_in_a_sub_pie_that_waits_for_a_price_still_leaves_the_sub_pie(alice):
     for symbol in ("TTT", "XXX", "NOP"):
         security(symbol)

@@ -227,8 +227,10 @@ class AccountPlan:
         and with it everything else the account asked for but deposits (which are credited),
         so nothing is sold or bought from a value the window cannot know. True when it waits.
         """
+        if not any(kind == "withdrawal" and all_ for _, kind, all_ in intents):
+            return False
         missing = self.unpriced_holdings()
-        if not missing or not any(kind == "withdrawal" and all_ for _, kind, all_ in intents):
+        if not missing:
             return False
         symbols = ", ".join(missing)
         for intent_id, kind, withdraw_all in intents:
@@ -312,8 +314,10 @@ class AccountPlan:
             self.remove_subpie(intent_id, slice_id)
             return
         item = self.by_slice.get(slice_id) if slice_id is not None else None
-        if item is None or item.status != "removing" or item.quantity <= 0:
-            return  # cancelled meanwhile, or nothing held: the intent is simply done
+        if item is None or item.status != "removing" or item.quantity <= 0 or item.sold_all:
+            # cancelled meanwhile, nothing held, or sold already (its removing sub-pie's
+            # removal came first): the intent is simply done
+            return
         if item.price is None:
             # No price: nothing can be sold; the removal waits for the next window.
             self.outcome.intents[intent_id] = (
