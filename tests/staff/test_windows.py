@@ -267,6 +267,10 @@ def test_staff_without_the_permission_get_no_abandon_button_and_a_403(client, st
     )
     assert client.post(reverse("ops:retry_window", args=[failed.pk])).status_code == 403
     assert TradeWindow.objects.get(pk=failed.pk).status == "failed"
+    assert f"Abandon window #{failed.pk}" not in client.get(reverse("ops:index")).content.decode()
+    from trading.books import verify_books
+
+    assert verify_books() == []
 
 
 def test_the_admin_abandons_a_failed_window_after_asking_why(ops_client, failed):

@@ -141,6 +141,7 @@ def test_post_refuses_to_book_onto_a_slice_that_left_the_pie(alice):
         run_window(window.pk, broker=DuringTheWindow(remove_it))
     assert Position.objects.get(slice=leaves["AAA"]).quantity == 0
     assert TradeWindow.objects.get(pk=window.pk).status == "failed"
+    assert verify_books() == []  # executed, nothing posted: the clearing account holds it all
 
 
 # --- what is refused, what is accepted, while a window owns the account ----------------------
@@ -232,6 +233,7 @@ def test_the_editor_keeps_what_was_typed_when_a_window_owns_the_account(
     rebalance = client.post(f"/account/{account.pk}/rebalance/", {"idempotency_key": "k-2"})
     assert rebalance.status_code == 409
     assert FAILED_MESSAGE in rebalance.content.decode()
+    assert verify_books() == []
 
 
 # --- the lock: no race between the check and the write (real threads) ------------------------
@@ -374,3 +376,4 @@ def test_intents_the_window_did_not_take_can_still_be_cancelled(alice, failed_wi
     cancelled = cancel_intent(intent=later)
     assert cancelled.status == "cancelled"
     assert Account.objects.get(pk=account.pk).cash == Decimal("0.00")
+    assert verify_books() == []
