@@ -31,6 +31,16 @@ urlpatterns = [
     path("trade-windows/", windows.TradeWindowsView.as_view(), name="api-windows"),
     path("trade-windows/next/", windows.NextWindowView.as_view(), name="api-window-next"),
     path("trade-windows/run/", windows.RunWindowView.as_view(), name="api-window-run"),
+    path(
+        "trade-windows/<int:window_id>/retry/",
+        windows.RetryWindowView.as_view(),
+        name="api-window-retry",
+    ),
+    path(
+        "trade-windows/<int:window_id>/abandon/",
+        windows.AbandonWindowView.as_view(),
+        name="api-window-abandon",
+    ),
     path("accounts/", pies_api.AccountsView.as_view(), name="api-accounts"),
     path("accounts/<int:account_id>/", pies_api.AccountDetailView.as_view(), name="api-account"),
     path("accounts/<int:account_id>/pie/", pies_api.PieView.as_view(), name="api-pie"),

@@ -30,17 +30,21 @@ from trading import serializers as s
 from trading.access import signed_in_user
 from trading.api.base import ACCOUNT_ID, PiesAPIView, PiesListView, account_for, body
 from trading.models import Account
+from trading.ownership import AccountInWindow
 from trading.valuation import with_values
 
 
 def _saved(call: Any) -> Response | None:
-    """Run a pie save; a stale version is 409 with the current version, errors are 400."""
+    """Run a pie save; a stale version is 409 with the current version, so is a save while a
+    trade window owns the account (nothing saved); errors are 400."""
     try:
         call()
     except StalePieVersion as exc:
         return Response(
             {"detail": str(exc), "version": exc.current_version}, status=status.HTTP_409_CONFLICT
         )
+    except AccountInWindow as exc:
+        return Response({"detail": exc.message}, status=status.HTTP_409_CONFLICT)
     except PieValidationError as exc:
         raise exceptions.ValidationError(exc.errors) from None
     return None
@@ -118,7 +122,7 @@ class PieView(PiesAPIView):
         parameters=[ACCOUNT_ID],
         request=ps.PieTreeInput,
         responses={200: ps.PieTreeOutput, **s.error_responses(*s.WRITE_ERRORS, 409)},
-        summary="Replace the pie tree (409 on a stale version)",
+        summary="Replace the pie tree (409 on a stale version, or while a window runs for it)",
         description="Slices match existing ones by id, then symbol within the same pie, then "
         "sub-pie name, so moves and renames trade nothing. A slice that disappears or gets "
         "target 0 while holding shares becomes `removing`.",

@@ -29,6 +29,7 @@ from trading.models import (
     Position,
     Security,
 )
+from trading.ownership import ensure_no_window
 
 PIE_FORMAT = "pies/1"
 MAX_NAME_LENGTH = 100
@@ -109,6 +110,16 @@ def format_bp(bp: int) -> str:
     return f"{bp // 100}.{bp % 100:02d}"
 
 
+REMOVING_IN_THE_WAY = (
+    "{symbol} is still being sold from this pie (it is removing until the next window). "
+    "Add it back here instead, or move this slice after the window."
+)
+SWAP_IN_THE_WAY = (
+    "{symbol} is already in this pie and moves out in this same save: move one of them, "
+    "save, then move the other."
+)
+
+
 class _Validator:
     def __init__(self, account: Account, live_slices: dict[int, Slice]) -> None:
         self.account = account
@@ -149,7 +160,7 @@ class _Validator:
             self.error(f"{prefix}slices", f"Pies nest at most {MAX_DEPTH} levels deep.")
             return []
         wanted: list[WantedSlice] = []
-        seen_symbols: set[str] = set()
+        seen_symbols: dict[str, WantedSlice] = {}
         seen_names: set[str] = set()
         for index, item in enumerate(raw_slices):
             key = f"{prefix}slices.{index}"
@@ -157,9 +168,10 @@ class _Validator:
             if parsed is None:
                 continue
             if parsed.security is not None:
-                if parsed.security.symbol in seen_symbols:
-                    self.error(f"{key}.symbol", f"{parsed.security.symbol} is already in this pie.")
-                seen_symbols.add(parsed.security.symbol)
+                first = seen_symbols.get(parsed.security.symbol)
+                if first is not None:
+                    self.duplicate(first, parsed)
+                seen_symbols.setdefault(parsed.security.symbol, parsed)
             else:
                 if parsed.pie_name.lower() in seen_names:
                     self.error(
@@ -177,6 +189,18 @@ class _Validator:
                 f"Targets add up to {format_bp(active_total)}%; they must add up to exactly 100%.",
             )
         return wanted
+
+    def duplicate(self, first: WantedSlice, again: WantedSlice) -> None:
+        """One security twice in a pie. When one of them is a slice still removing (sold at
+        the next window) and the other comes in, say so: adding it back is the way."""
+        assert first.security is not None
+        symbol = first.security.symbol
+        for staying, coming in ((first, again), (again, first)):
+            existing = self.live_slices.get(staying.id) if staying.id else None
+            if existing is not None and existing.status == SliceStatus.REMOVING:
+                self.error(f"{coming.path}.symbol", REMOVING_IN_THE_WAY.format(symbol=symbol))
+                return
+        self.error(f"{again.path}.symbol", f"{symbol} is already in this pie.")
 
     def name(self, raw: Any, key: str) -> str:
         if not isinstance(raw, str) or not raw.strip():
@@ -283,10 +307,23 @@ def _validate(
 # --- Applying a validated tree --------------------------------------------------------------
 
 
+def _ids_in(wanted: list[WantedSlice]) -> set[int]:
+    found: set[int] = set()
+    for item in wanted:
+        if item.id is not None:
+            found.add(item.id)
+        found |= _ids_in(item.children)
+    return found
+
+
 class _Applier:
-    def __init__(self, account: Account, live: dict[int, Slice]) -> None:
+    def __init__(
+        self, account: Account, live: dict[int, Slice], incoming: set[int] | None = None
+    ) -> None:
         self.account = account
         self.live = live
+        self.incoming = incoming or set()  # slice ids the new tree names (they stay live)
+        self.errors: dict[str, list[str]] = {}
         self.used: set[int] = set()
         self.quantities = dict(
             Position.objects.filter(slice_id__in=list(live)).values_list("slice_id", "quantity")
@@ -324,6 +361,9 @@ class _Applier:
                 self.create(pie, item, order)
                 continue
             self.used.add(existing.pk)
+            moved = existing.pie_id != pie.pk and existing.security_id is not None
+            if moved and not self.make_room(pie, existing, item):
+                continue
             existing.pie = pie
             existing.order = order
             child = existing.child_pie  # None, without a query, for a security slice
@@ -333,6 +373,34 @@ class _Applier:
                     child.save(update_fields=["name"])
                 self.apply(child, item.children)
             self.set_target(existing, item.target_bp)
+
+    def make_room(self, pie: Pie, moving: Slice, item: WantedSlice) -> bool:
+        """A slice moved by id into ``pie``: is its security still in ``pie`` (a security is
+        once per pie among slices not removed)? An unheld slice the new tree leaves out is
+        dropped now, before the move; one that stays (removing, or held and left out, so
+        removing after this save) or moves out in this save refuses the move, with a message.
+        """
+        other = next(
+            (
+                s
+                for s in self.by_pie.get(pie.pk, [])
+                if s.security_id == moving.security_id and s.pk != moving.pk and s.pie_id == pie.pk
+            ),
+            None,
+        )
+        if other is None:
+            return True
+        symbol = item.security.symbol if item.security else str(moving.security_id)
+        if other.pk in self.incoming and other.status != SliceStatus.REMOVING:
+            message = SWAP_IN_THE_WAY
+        elif other.status == SliceStatus.REMOVING or self.holds_shares(other):
+            message = REMOVING_IN_THE_WAY
+        else:
+            self.used.add(other.pk)
+            self.retire(other)  # unheld and left out: removed, out of the way
+            return True
+        self.errors.setdefault(f"{item.path}.symbol", []).append(message.format(symbol=symbol))
+        return False
 
     def create(self, pie: Pie, item: WantedSlice, order: int) -> None:
         if item.target_bp == 0:
@@ -358,8 +426,13 @@ class _Applier:
             slice_.status, slice_.target_bp = SliceStatus.ACTIVE, target_bp
             slice_.save(update_fields=["pie", "order", "status", "target_bp"])
             if was_removing:
+                # Only a removal no window took: a save is refused while a window owns the
+                # account, and the filter says so again where the rows are written.
                 Intent.objects.filter(
-                    slice=slice_, kind=IntentKind.REMOVAL, status=IntentStatus.PENDING
+                    slice=slice_,
+                    kind=IntentKind.REMOVAL,
+                    status=IntentStatus.PENDING,
+                    window__isnull=True,
                 ).update(status=IntentStatus.CANCELLED)
             return
         self.retire(slice_)
@@ -377,13 +450,10 @@ class _Applier:
         # Nothing to sell: hide it (history such as past orders and lots stays queryable).
         slice_.status, slice_.target_bp = SliceStatus.REMOVED, 0
         slice_.save(update_fields=["pie", "order", "status", "target_bp"])
-        Intent.objects.filter(slice=slice_, status=IntentStatus.PENDING).update(
-            status=IntentStatus.CANCELLED
-        )
+        unbound = Intent.objects.filter(status=IntentStatus.PENDING, window__isnull=True)
+        unbound.filter(slice=slice_).update(status=IntentStatus.CANCELLED)
         if slice_.child_pie_id is not None:
-            Intent.objects.filter(pie_id=slice_.child_pie_id, status=IntentStatus.PENDING).update(
-                status=IntentStatus.CANCELLED
-            )
+            unbound.filter(pie_id=slice_.child_pie_id).update(status=IntentStatus.CANCELLED)
         for child in self.by_pie.get(slice_.child_pie_id or 0, []):
             if child.pk not in self.used:
                 self.used.add(child.pk)
@@ -410,9 +480,11 @@ class _Applier:
 def save_pie_tree(*, account: Account, tree: Any, version: Any) -> Pie:
     """Replace the account's pie tree (api.md PUT): validate, match, apply, bump the version.
 
-    Raises StalePieVersion when ``version`` is not the current one (nothing is changed) and
-    PieValidationError with field errors keyed by JSON path.
+    Raises StalePieVersion when ``version`` is not the current one (nothing is changed),
+    PieValidationError with field errors keyed by JSON path, and AccountInWindow while a trade
+    window owns the account (from its freeze until it is done: it plans from this tree).
     """
+    ensure_no_window(account.pk)
     root = Pie.objects.select_for_update().get(account=account, is_root=True)
     if isinstance(version, bool) or not isinstance(version, int):
         raise PieValidationError({"version": ["Send the version of the pie you edited."]})
@@ -422,8 +494,10 @@ def save_pie_tree(*, account: Account, tree: Any, version: Any) -> Pie:
     errors, name, wanted = _validate(account, tree, live)
     if errors:
         raise PieValidationError(errors)
-    applier = _Applier(account, live)
+    applier = _Applier(account, live, _ids_in(wanted))
     applier.apply(root, wanted)
+    if applier.errors:
+        raise PieValidationError(applier.errors)  # rolls back what was applied
     applier.retire_unmatched(root)
     root.name = name or root.name
     root.version += 1

@@ -25,6 +25,7 @@ from pies.forms import EditorDataError, PieEditor, PieImportForm
 from pies.tree import PortfolioView, load_portfolio
 from trading.access import get_account_for_user
 from trading.models import Account, Security
+from trading.ownership import AccountInWindow
 from trading.services import IntentError, preview_removal
 
 SEARCH_LIMIT = 10
@@ -116,6 +117,10 @@ def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
         editor.version = conflict.current_version
         return _render_editor(request, account, editor, status=409)
+    except AccountInWindow as busy:
+        # Nothing saved, everything the user typed kept: saving again after the window works.
+        editor.conflict = f"{busy.message} Your changes are still below; nothing was saved."
+        return _render_editor(request, account, editor, status=409)
     except services.PieValidationError as error:
         editor.apply_errors(error.errors, paths)
         return _render_editor(request, account, editor, status=400)
@@ -190,6 +195,9 @@ def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 data = request.POST.copy()  # what the form was bound to
                 data["version"] = str(conflict.current_version)
                 form.data = data  # type: ignore[assignment]  # the bound data: see PieImportForm
+                status = 409
+            except AccountInWindow as busy:
+                form.add_error(None, f"{busy.message} Nothing was imported.")
                 status = 409
             except services.PieValidationError as error:
                 for key, problems in error.errors.items():

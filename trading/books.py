@@ -16,6 +16,17 @@ For every block of a done window (allocation.md, Execution; shares signed: + bou
               - received from it) + house_cash;
 - residues:   house_quantity and house_cash are never negative (the house takes only what the
               floors leave).
+
+Every other window state is checked too (``_WINDOW_STATE_CHECKS``, product.md Trade windows):
+- abandoned: nothing left behind: every order cancelled, no block, no intent bound to it, and
+  per account its ledger entries (the plan's and their reversals) sum to zero;
+- running or failed, as far as it got: per block and side, the shares posted to accounts are
+  at most the shares the block delivered (crossed + the broker's); the clearing account holds
+  exactly the unposted amounts (its entries for the window = the orders posted - the broker
+  settlement); once every order is posted, no block leaves the house a negative residue
+  (such a window could never close);
+- a running or failed window that shares an account with a window frozen after it was
+  bypassed (possible only before windows owned their accounts): reported with that reason.
 """
 
 from __future__ import annotations
@@ -120,11 +131,156 @@ _CHECKS: list[tuple[str, str]] = [
 ]
 
 
+# The windows that own accounts (trading.models.HOLDS_ACCOUNTS): they may be mid-way.
+_UNFINISHED = "SELECT id, status FROM trading_tradewindow WHERE status IN ('running', 'failed')"
+
+_WINDOW_STATE_CHECKS: list[tuple[str, str]] = [
+    (
+        """
+        SELECT w.id, x.problem
+        FROM trading_tradewindow w
+        CROSS JOIN LATERAL (
+            SELECT 'order ' || o.id || ' is ' || o.status
+            FROM trading_order o WHERE o.window_id = w.id AND o.status <> 'cancelled'
+            UNION ALL
+            SELECT 'it has block ' || b.id FROM trading_blockorder b WHERE b.window_id = w.id
+            UNION ALL
+            SELECT 'intent ' || t.id || ' is still bound to it'
+            FROM trading_intent t WHERE t.window_id = w.id
+            UNION ALL
+            SELECT 'the entries of account ' || e.account_id || ' sum to ' || SUM(e.amount)
+            FROM trading_ledgerentry e WHERE e.window_id = w.id
+            GROUP BY e.account_id HAVING SUM(e.amount) <> 0
+        ) x(problem)
+        WHERE w.status = 'abandoned'
+        ORDER BY w.id
+        """,
+        "window {0} (abandoned): {1}; an abandoned window leaves nothing behind",
+    ),
+    (
+        # posted: shares allocated to accounts so far; broker: the broker's fills (the
+        # internal cross is crossed_quantity, on both sides).
+        f"""
+        WITH unfinished AS ({_UNFINISHED}),
+        posted AS (
+            SELECT o.window_id, o.security_id,
+                   SUM(CASE WHEN o.side = 'buy' THEN o.quantity ELSE 0 END) AS bought,
+                   SUM(CASE WHEN o.side = 'sell' THEN o.quantity ELSE 0 END) AS sold
+            FROM trading_order o
+            WHERE o.window_id IN (SELECT id FROM unfinished) AND o.status = 'filled'
+            GROUP BY o.window_id, o.security_id
+        ),
+        broker AS (
+            SELECT f.block_id,
+                   SUM(CASE WHEN f.side = 'buy' THEN f.quantity ELSE 0 END) AS bought,
+                   SUM(CASE WHEN f.side = 'sell' THEN f.quantity ELSE 0 END) AS sold
+            FROM trading_fill f JOIN trading_blockorder b ON b.id = f.block_id
+            WHERE b.window_id IN (SELECT id FROM unfinished)
+              AND f.broker_reference <> 'internal cross'
+            GROUP BY f.block_id
+        )
+        SELECT p.window_id, u.status, p.security_id, b.id, p.bought,
+               b.crossed_quantity + COALESCE(f.bought, 0), p.sold,
+               b.crossed_quantity + COALESCE(f.sold, 0)
+        FROM posted p
+        JOIN unfinished u ON u.id = p.window_id
+        LEFT JOIN trading_blockorder b
+            ON b.window_id = p.window_id AND b.security_id = p.security_id
+        LEFT JOIN broker f ON f.block_id = b.id
+        WHERE b.id IS NULL
+           OR p.bought > b.crossed_quantity + COALESCE(f.bought, 0)
+           OR p.sold > b.crossed_quantity + COALESCE(f.sold, 0)
+        ORDER BY p.window_id, p.security_id
+        """,
+        "window {0} ({1}), security {2}, block {3}: posted buys {4} of {5} shares delivered, "
+        "posted sells {6} of {7} (shares allocated are at most shares filled)",
+    ),
+    (
+        f"""
+        WITH unfinished AS ({_UNFINISHED}),
+        clearing AS (
+            SELECT e.window_id, SUM(e.amount) AS total
+            FROM trading_ledgerentry e
+            JOIN trading_account a ON a.id = e.account_id AND a.kind = 'clearing'
+            WHERE e.window_id IN (SELECT id FROM unfinished)
+            GROUP BY e.window_id
+        ),
+        posted AS (
+            SELECT window_id,
+                   SUM(CASE WHEN side = 'buy' THEN filled_amount ELSE -filled_amount END) AS cash
+            FROM trading_order
+            WHERE window_id IN (SELECT id FROM unfinished) AND status = 'filled'
+            GROUP BY window_id
+        ),
+        settled AS (
+            SELECT window_id, SUM(settlement_amount + house_cash) AS cash
+            FROM trading_blockorder WHERE window_id IN (SELECT id FROM unfinished)
+            GROUP BY window_id
+        )
+        SELECT u.id, u.status, COALESCE(c.total, 0), COALESCE(p.cash, 0) - COALESCE(s.cash, 0)
+        FROM unfinished u
+        LEFT JOIN clearing c ON c.window_id = u.id
+        LEFT JOIN posted p ON p.window_id = u.id
+        LEFT JOIN settled s ON s.window_id = u.id
+        WHERE COALESCE(c.total, 0) <> COALESCE(p.cash, 0) - COALESCE(s.cash, 0)
+        ORDER BY u.id
+        """,
+        "window {0} ({1}): the clearing account holds {2} for it, but the orders posted less "
+        "the broker settlement come to {3} (it holds exactly the unposted amounts)",
+    ),
+    (
+        f"""
+        WITH unfinished AS ({_UNFINISHED}),
+        posted AS (
+            SELECT window_id, security_id,
+                   SUM(CASE WHEN side = 'buy' THEN filled_amount ELSE -filled_amount END) AS cash
+            FROM trading_order
+            WHERE window_id IN (SELECT id FROM unfinished) AND status = 'filled'
+            GROUP BY window_id, security_id
+        )
+        SELECT u.id, u.status, b.id, b.security_id,
+               COALESCE(p.cash, 0) - b.settlement_amount
+        FROM unfinished u
+        JOIN trading_blockorder b ON b.window_id = u.id
+        LEFT JOIN posted p ON p.window_id = u.id AND p.security_id = b.security_id
+        WHERE NOT EXISTS (
+                SELECT 1 FROM trading_order o WHERE o.window_id = u.id AND o.status = 'planned')
+          AND COALESCE(p.cash, 0) - b.settlement_amount < 0
+        ORDER BY u.id, b.id
+        """,
+        "window {0} ({1}): every order is posted, but block {2} (security {3}) would leave "
+        "the house {4}: residues are never negative, so it can never close",
+    ),
+    (
+        # Windows own their accounts from their freeze until they are done; two windows that
+        # planned one account while the first was not done mean it was bypassed.
+        f"""
+        WITH unfinished AS ({_UNFINISHED})
+        SELECT w.id, u.status, v.id, v.status, COUNT(*), MIN(wa.account_id)
+        FROM unfinished u
+        JOIN trading_tradewindow w ON w.id = u.id
+        JOIN trading_windowaccount wa ON wa.window_id = w.id
+        JOIN trading_windowaccount va
+            ON va.account_id = wa.account_id AND va.window_id <> wa.window_id
+        JOIN trading_tradewindow v ON v.id = va.window_id
+        WHERE v.status <> 'abandoned'
+          AND COALESCE((v.progress ->> 'frozen_at')::timestamptz, v.started_at)
+            > COALESCE((w.progress ->> 'frozen_at')::timestamptz, w.started_at)
+        GROUP BY w.id, u.status, v.id, v.status
+        ORDER BY w.id, v.id
+        """,
+        "window {0} ({1}) still owns {4} account(s) (first: account {5}) that window {2} "
+        "({3}), frozen after it, planned as well: it was bypassed (before windows owned "
+        "their accounts). Review those accounts, then retry it, or abandon it if it has no fill",
+    ),
+]
+
+
 def verify_books() -> list[str]:
     """Every violation of the books' invariants, as readable lines; [] when all hold."""
     violations: list[str] = []
     with connection.cursor() as cursor:
-        for sql, message in _CHECKS:
+        for sql, message in [*_CHECKS, *_WINDOW_STATE_CHECKS]:
             cursor.execute(sql)
             violations.extend(message.format(*row) for row in cursor.fetchall())
     return violations

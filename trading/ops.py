@@ -290,7 +290,8 @@ def pending_by_kind() -> list[dict[str, Any]]:
 
 OPERATIONS_GROUP = "Operations"
 # What the people who run an installation may do in the admin: see everything; steer
-# securities, prices, dividends, account settings, intents (cancel) and windows (run, retry).
+# securities, prices, dividends, account settings, intents (cancel) and windows (run, retry,
+# abandon a failed one).
 # Never add, change or delete history (orders, lots, ledger): those admins refuse it anyway.
 OPERATIONS_PERMISSIONS: dict[str, list[str]] = {
     "trading": [
@@ -311,6 +312,8 @@ OPERATIONS_PERMISSIONS: dict[str, list[str]] = {
         "change_intent",
         "view_tradewindow",
         "change_tradewindow",
+        "run_window",
+        "abandon_window",
         "view_order",
         "view_blockorder",
         "view_fill",

@@ -454,6 +454,10 @@ class TradeWindowOutput(serializers.Serializer):
     error = serializers.CharField()
     timings = serializers.JSONField()
     counts = serializers.SerializerMethodField()
+    abandon_reason = serializers.CharField(help_text="Why staff abandoned it (status abandoned).")
+    abandoned_by = serializers.CharField(
+        source="abandoned_by.username", allow_null=True, default=None
+    )
 
     @extend_schema_field(WindowCounts)
     def get_counts(self, window: Any) -> dict[str, int]:
@@ -466,3 +470,9 @@ class TradeWindowOutput(serializers.Serializer):
 
 class WindowRunOutput(TradeWindowOutput):
     report = serializers.JSONField()
+
+
+class AbandonWindowInput(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the window is abandoned (kept on the window)."
+    )

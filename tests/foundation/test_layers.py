@@ -62,7 +62,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "queries",
-        ("pies.tree", "trading.valuation", "trading.prices", "trading.books", "trading.access"),
+        (
+            "pies.tree",
+            "trading.valuation",
+            "trading.prices",
+            "trading.books",
+            "trading.access",
+            "trading.ownership",
+        ),
     ),
     (
         "services",

@@ -254,6 +254,129 @@ def test_moving_a_slice_by_id_and_renaming_a_sub_pie_keeps_its_position(alice_ac
     assert not Intent.objects.filter(account=alice_account).exists()  # nothing trades
 
 
+def two_vtis(account) -> tuple[Slice, Slice]:
+    """VTI in the portfolio (held, then removed: removing) and VTI in Bonds (held)."""
+    tree = {
+        "slices": [
+            {"target_percent": "60", "symbol": "VTI"},
+            {
+                "target_percent": "40",
+                "pie": {
+                    "name": "Bonds",
+                    "slices": [
+                        {"target_percent": "50", "symbol": "VTI"},
+                        {"target_percent": "50", "symbol": "BND"},
+                    ],
+                },
+            },
+        ]
+    }
+    save_pie_tree(account=account, tree=tree, version=1)
+    top, inner = Slice.objects.filter(pie__account=account, security__symbol="VTI").order_by(
+        "pie__is_root"
+    )[::-1]
+    give_shares(top, "3")
+    give_shares(inner, "2")
+    tree["slices"] = [
+        {"target_percent": "0", "symbol": "VTI"},
+        {**tree["slices"][1], "target_percent": "100"},
+    ]
+    save_pie_tree(account=account, tree=tree, version=2)
+    top.refresh_from_db()
+    assert top.status == "removing"
+    return top, inner
+
+
+def moving_in(inner: Slice, bonds: Slice) -> dict:
+    return {
+        "slices": [
+            {"target_percent": "50", "id": inner.pk, "symbol": "VTI"},
+            {
+                "target_percent": "50",
+                "id": bonds.pk,
+                "pie": {"name": "Bonds", "slices": [{"target_percent": "100", "symbol": "BND"}]},
+            },
+        ]
+    }
+
+
+MOVE_REFUSED = (
+    "VTI is still being sold from this pie (it is removing until the next window). Add it "
+    "back here instead, or move this slice after the window."
+)
+
+
+def test_moving_a_slice_onto_a_pie_where_its_security_is_removing_is_refused(
+    alice_account, universe
+):
+    top, inner = two_vtis(alice_account)
+    bonds = Slice.objects.get(pie__account=alice_account, child_pie__name="Bonds")
+    before = list(Slice.objects.order_by("id").values_list("id", "pie_id", "status", "target_bp"))
+
+    with pytest.raises(PieValidationError) as refused:
+        save_pie_tree(account=alice_account, tree=moving_in(inner, bonds), version=3)
+
+    assert refused.value.errors == {"slices.0.symbol": [MOVE_REFUSED]}
+    assert list(
+        Slice.objects.order_by("id").values_list("id", "pie_id", "status", "target_bp")
+    ) == (before)
+    # Adding it back where it is removing is the way (it cancels the removal).
+    back = moving_in(inner, bonds)
+    back["slices"][0] = {"target_percent": "50", "symbol": "VTI"}
+    back["slices"][1]["pie"]["slices"] = [
+        {"target_percent": "50", "id": inner.pk, "symbol": "VTI"},
+        {"target_percent": "50", "symbol": "BND"},
+    ]
+    save_pie_tree(account=alice_account, tree=back, version=3)
+    top.refresh_from_db()
+    assert top.status == "active"
+
+
+def test_the_api_refuses_that_move_with_a_field_error_not_a_500(alice_account, universe, alice):
+    from tests.api.conftest import client_for
+
+    _, inner = two_vtis(alice_account)
+    bonds = Slice.objects.get(pie__account=alice_account, child_pie__name="Bonds")
+    answer = client_for(alice).put(
+        f"/api/v1/accounts/{alice_account.pk}/pie/",
+        {**moving_in(inner, bonds), "name": "Portfolio", "version": 3},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"slices.0.symbol": [MOVE_REFUSED]}
+
+
+def test_a_move_onto_an_unheld_slice_of_the_same_security_left_out_replaces_it(
+    alice_account, universe
+):
+    save_pie_tree(
+        account=alice_account,
+        tree={
+            "slices": [
+                {"target_percent": "50", "symbol": "VTI"},
+                {
+                    "target_percent": "50",
+                    "pie": {
+                        "name": "Bonds",
+                        "slices": [{"target_percent": "100", "symbol": "VTI"}],
+                    },
+                },
+            ]
+        },
+        version=1,
+    )
+    top, inner = Slice.objects.filter(pie__account=alice_account, security__symbol="VTI").order_by(
+        "pie__is_root"
+    )[::-1]
+    give_shares(inner, "2")
+    bonds = Slice.objects.get(pie__account=alice_account, child_pie__name="Bonds")
+    save_pie_tree(account=alice_account, tree=moving_in(inner, bonds), version=2)
+    top.refresh_from_db()
+    inner.refresh_from_db()
+    assert top.status == "removed"
+    assert (inner.pie.is_root, inner.status, inner.position.quantity) == (True, "active", 2)
+
+
 def test_removing_a_slice_with_shares_marks_it_removing_and_queues_a_removal(
     alice_account, universe
 ):

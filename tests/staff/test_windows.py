@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from pies.services import save_pie_tree
 from trading.calendar import market_date
-from trading.models import Dividend, Intent, LedgerEntry, Position, TradeWindow
+from trading.models import Account, Dividend, Intent, LedgerEntry, Position, TradeWindow
 from trading.ops import window_summary
 from trading.services import request_deposit
 
@@ -157,3 +157,140 @@ def test_the_admin_retries_a_failed_window_and_it_applies_once(ops_client, inves
     assert verify_books() == []
     page = ops_client.get(reverse("admin:trading_tradewindow_change", args=[window.pk]))
     assert b'name="_save"' not in page.content  # a window's page only shows it
+
+
+# --- a failed window: retry or abandon (its own permission, a reason) -------------------------
+
+
+class BrokerDown(Exception):
+    pass
+
+
+class Refuses:
+    def sell(self, orders):
+        raise BrokerDown("the broker is down")
+
+    def buy(self, orders):
+        raise BrokerDown("the broker is down")
+
+
+@pytest.fixture
+def failed(invested):
+    """The invested deposits' window, failed at the broker: planned, credited, no fill."""
+    from trading.window import open_adhoc_window, run_window
+
+    window = open_adhoc_window()
+    with pytest.raises(BrokerDown):
+        run_window(window.pk, broker=Refuses())
+    window.refresh_from_db()
+    assert window.status == "failed"
+    return window
+
+
+def api_for(user):
+    from tests.api.conftest import client_for
+
+    return client_for(user)
+
+
+def test_abandoning_over_the_api_needs_the_abandon_permission(
+    failed, staff_user, operations_user, make_user
+):
+    from django.contrib.auth.models import Permission
+
+    from trading.books import verify_books
+
+    url = f"/api/v1/trade-windows/{failed.pk}/abandon/"
+    body = {"reason": "prices were stale"}
+    assert api_for(staff_user).post(url, body, format="json").status_code == 403
+    runner = make_user("runner", is_staff=True)
+    runner.user_permissions.add(Permission.objects.get(codename="run_window"))
+    assert api_for(runner).post(url, body, format="json").status_code == 403
+    assert TradeWindow.objects.get(pk=failed.pk).status == "failed"
+
+    ops = api_for(operations_user)
+    assert ops.post(url, {}, format="json").status_code == 400  # a reason is required
+    answer = ops.post(url, body, format="json")
+
+    assert answer.status_code == 200
+    data = answer.json()
+    assert (data["status"], data["abandon_reason"], data["abandoned_by"]) == (
+        "abandoned",
+        "prices were stale",
+        "opal",
+    )
+    assert Intent.objects.pending().filter(window=None).count() == 2
+    investors = Account.objects.filter(owner__isnull=False)
+    assert [account.cash for account in investors] == [0, 0]  # the credits are reversed
+    again = ops.post(url, body, format="json")
+    assert again.status_code == 409
+    assert "only a failed window can be abandoned" in again.json()["detail"]
+    assert verify_books() == []
+
+
+def test_retrying_over_the_api_finishes_the_window(failed, operations_user, staff_user):
+    from trading.books import verify_books
+
+    url = f"/api/v1/trade-windows/{failed.pk}/retry/"
+    assert api_for(staff_user).post(url).status_code == 403
+    answer = api_for(operations_user).post(url)
+    assert answer.status_code == 200
+    assert (answer.json()["status"], answer.json()["report"]["status"]) == ("done", "done")
+    assert api_for(operations_user).post(url).status_code == 409  # done: nothing to retry
+    assert api_for(operations_user).post("/api/v1/trade-windows/999999/retry/").status_code == 404
+    assert verify_books() == []
+
+
+def test_the_operations_page_retries_and_abandons_failed_windows(ops_client, failed, client):
+    from trading.books import verify_books
+
+    page = ops_client.get(reverse("ops:index")).content.decode()
+    assert f"Abandon window #{failed.pk}" in page
+    assert f"Retry window #{failed.pk}" in page
+
+    refused = ops_client.post(reverse("ops:abandon_window", args=[failed.pk]), {"reason": ""})
+    assert TradeWindow.objects.get(pk=failed.pk).status == "failed"
+    assert "reason is required" in ops_client.get(refused["Location"]).content.decode()
+
+    response = ops_client.post(
+        reverse("ops:abandon_window", args=[failed.pk]), {"reason": "broker outage"}, follow=True
+    )
+    page = response.content.decode()
+    assert f"Window {failed.pk} abandoned" in page
+    row = page[page.index(f'id="window-{failed.pk}"') :].split("</tr>")[0]
+    assert "Abandoned" in row and "broker outage" in row and "opal" in row
+    assert verify_books() == []
+
+
+def test_staff_without_the_permission_get_no_abandon_button_and_a_403(client, staff_user, failed):
+    client.force_login(staff_user)
+    assert (
+        client.post(reverse("ops:abandon_window", args=[failed.pk]), {"reason": "x"}).status_code
+        == 403
+    )
+    assert client.post(reverse("ops:retry_window", args=[failed.pk])).status_code == 403
+    assert TradeWindow.objects.get(pk=failed.pk).status == "failed"
+    assert f"Abandon window #{failed.pk}" not in client.get(reverse("ops:index")).content.decode()
+    from trading.books import verify_books
+
+    assert verify_books() == []
+
+
+def test_the_admin_abandons_a_failed_window_after_asking_why(ops_client, failed):
+    from trading.books import verify_books
+
+    changelist = reverse("admin:trading_tradewindow_changelist")
+    selected = {"action": "abandon_failed", "_selected_action": [failed.pk]}
+    ask = ops_client.post(changelist, selected)
+    assert ask.status_code == 200
+    assert "Reason (kept on the window)" in ask.content.decode()
+    assert TradeWindow.objects.get(pk=failed.pk).status == "failed"
+
+    done = ops_client.post(
+        changelist, {**selected, "confirm": "yes", "reason": "orders never left"}, follow=True
+    )
+
+    assert f"Window {failed.pk} abandoned" in done.content.decode()
+    window = TradeWindow.objects.get(pk=failed.pk)
+    assert (window.status, window.abandon_reason) == ("abandoned", "orders never left")
+    assert verify_books() == []

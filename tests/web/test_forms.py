@@ -573,3 +573,43 @@ def test_an_import_against_a_stale_version_is_a_conflict(alice_client, core_pie)
     assert response.status_code == 409
     assert "Someone else saved this pie" in html(response)
     assert snapshot(core_pie) == before
+
+
+def test_the_editor_refuses_a_move_onto_a_pie_where_the_security_is_still_removing(
+    alice_client, core_pie
+):
+    from tests.web.builders import build_pie, hold
+
+    bonds = [{"target_percent": "50", "symbol": "BND"}, {"target_percent": "50", "symbol": "VTI"}]
+    build_pie(
+        core_pie,
+        [
+            {"target_percent": "60", "symbol": "VTI"},
+            {"target_percent": "40", "pie": {"name": "Bonds", "slices": bonds}},
+        ],
+    )
+    hold(core_pie, "Bonds/VTI", "1", "250.00")
+    build_pie(core_pie, [{"target_percent": "100", "pie": {"name": "Bonds", "slices": bonds}}])
+    assert (
+        Slice.objects.get(pie__is_root=True, pie__account=core_pie, security__symbol="VTI").status
+        == "removing"
+    )
+    editor = editor_of(alice_client, core_pie)
+    inner = next(row for row in editor.rows if row.label == "Bonds/VTI")
+    bonds_row = row_of(editor, "Bonds")
+    before = snapshot(core_pie)
+    data = editor_post(
+        editor,
+        **{
+            f"{inner.key}-parent": "",
+            f"{inner.key}-target": "50",
+            f"{bonds_row.key}-target": "50",
+            f"{row_of(editor, 'Bonds/BND').key}-target": "100",
+        },
+    )
+
+    response = save(alice_client, core_pie, data)
+
+    assert response.status_code == 400
+    assert "VTI is still being sold from this pie" in html(response)
+    assert snapshot(core_pie) == before

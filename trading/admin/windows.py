@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -24,6 +26,7 @@ from trading.models import (
     WindowStatus,
 )
 from trading.ops import retry_window, run_adhoc_window, window_summary
+from trading.window import CannotAbandon, abandon_window
 
 # --- Trade windows and their books -----------------------------------------------------------
 
@@ -41,6 +44,8 @@ WINDOW_FIELDS = (
     "finished_at",
     "run_time",
     "error",
+    "abandon_reason",
+    "abandoned_by",
 )
 RAW_FIELDS = ("report", "timings", "progress")
 
@@ -63,7 +68,7 @@ class TradeWindowAdmin(admin.ModelAdmin):
     list_filter = ["status", "session"]
     date_hierarchy = "scheduled_at"
     search_fields = ["=id", "error"]
-    actions = ["retry_failed"]
+    actions = ["retry_failed", "abandon_failed"]
     fieldsets = [
         (None, {"fields": WINDOW_FIELDS}),
         ("Report", {"fields": ("readable_report",)}),
@@ -157,6 +162,42 @@ class TradeWindowAdmin(admin.ModelAdmin):
                 continue
             outcome = retry_window(window.pk)
             self.message_user(request, outcome.message, outcome.level)
+
+    def has_abandon_window_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("trading.abandon_window")
+
+    @admin.action(
+        description="Abandon selected failed windows (no fill yet)…",
+        permissions=["abandon_window"],
+    )
+    def abandon_failed(
+        self, request: HttpRequest, queryset: QuerySet[TradeWindow]
+    ) -> HttpResponse | None:
+        """Ask for the reason on a confirmation page, then abandon each window: its deposit
+        credits reversed, its orders cancelled, its intents pending again (product.md)."""
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirm") == "yes" and reason:
+            for window in queryset.order_by("scheduled_at"):
+                try:
+                    outcome = abandon_window(window_id=window.pk, reason=reason, user=request.user)
+                except CannotAbandon as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    self.message_user(request, outcome.message, messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/trading/tradewindow/abandon.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Abandon failed trade windows",
+                "opts": self.model._meta,
+                "windows": queryset.order_by("scheduled_at"),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "missing_reason": request.POST.get("confirm") == "yes",
+            },
+        )
 
 
 @admin.register(WindowAccount)

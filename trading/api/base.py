@@ -98,6 +98,18 @@ class StaffOnly(permissions.IsAdminUser):
     """Staff endpoints: 401 without credentials, 403 for a signed-in investor."""
 
 
+def staff_with(perm: str) -> type[permissions.BasePermission]:
+    """Staff who also hold the Django permission ``perm`` ("trading.abandon_window"): 401
+    without credentials, 403 for anyone else, exactly as the admin decides."""
+
+    class StaffWithPermission(StaffOnly):
+        def has_permission(self, request: Request, view: APIView) -> bool:
+            return super().has_permission(request, view) and request.user.has_perm(perm)
+
+    StaffWithPermission.__name__ = f"StaffWith_{perm.replace('.', '_')}"
+    return StaffWithPermission
+
+
 def account_for(request: Request, pk: int) -> Account:
     """The signed-in user's account ``pk``; anyone else's is a 404, exactly like a missing one.
 

@@ -33,6 +33,7 @@ from trading.api.base import (
     query,
 )
 from trading.models import Account, Intent
+from trading.ownership import AccountInWindow
 from trading.services import (
     IdempotencyConflict,
     IntentError,
@@ -58,6 +59,8 @@ def _service_errors() -> Iterator[None]:
         raise exceptions.ValidationError(exc.errors) from None
     except (IdempotencyConflict, IntentNotCancellable) as exc:
         raise Conflict(str(exc)) from None
+    except AccountInWindow as exc:
+        raise Conflict(exc.message) from None
 
 
 def fingerprint(request: Request) -> str:

@@ -7,20 +7,22 @@ from typing import Any
 
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import serializers as s
-from trading.api.base import PiesAPIView, PiesListView, StaffOnly
+from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffOnly, body, staff_with
 from trading.calendar import next_window
 from trading.models import (
     BlockOrder,
     Intent,
     Order,
     TradeWindow,
+    WindowStatus,
 )
-from trading.window import open_adhoc_window, run_window
+from trading.window import CannotAbandon, abandon_window, open_adhoc_window, run_window
 
 # --- trade windows ---------------------------------------------------------------------------
 
@@ -92,3 +94,63 @@ class RunWindowView(PiesAPIView):
         data = s.WindowRunOutput(window).data
         data["report"] = report if report is not None else window.report
         return Response(data)
+
+
+def _window_or_404(window_id: int) -> TradeWindow:
+    window = windows_with_counts().filter(pk=window_id).first()
+    if window is None:
+        raise NotFound("No such trade window.")
+    return window
+
+
+WINDOW_ID = OpenApiParameter("window_id", int, OpenApiParameter.PATH, description="Window id.")
+
+
+class RetryWindowView(PiesAPIView):
+    permission_classes = [staff_with("trading.run_window")]
+
+    @extend_schema(
+        parameters=[WINDOW_ID],
+        request=None,
+        responses={200: s.WindowRunOutput, **s.error_responses(401, 403, 404, 409)},
+        summary="Retry a failed trade window (staff, permission run_window)",
+        description="Runs it again in this request: the engine resumes from its checkpoints "
+        "and applies nothing twice. The answer shows the outcome (`done`, or `failed` again "
+        "with its `error`). 409 unless the window is failed.",
+    )
+    def post(self, request: Request, window_id: int) -> Response:
+        window = _window_or_404(window_id)
+        if window.status != WindowStatus.FAILED:
+            raise Conflict(f"Window {window.pk} is {window.status}: only a failed one is retried.")
+        try:
+            report = run_window(window.pk)
+        except Exception:
+            logger.exception("retry of window %s failed", window.pk)
+            report = None
+        window = _window_or_404(window_id)
+        data = s.WindowRunOutput(window).data
+        data["report"] = report if report is not None else window.report
+        return Response(data)
+
+
+class AbandonWindowView(PiesAPIView):
+    permission_classes = [staff_with("trading.abandon_window")]
+
+    @extend_schema(
+        parameters=[WINDOW_ID],
+        request=s.AbandonWindowInput,
+        responses={200: s.TradeWindowOutput, **s.error_responses(*s.WRITE_ERRORS, 409)},
+        summary="Abandon a failed trade window with no fill (staff, permission abandon_window)",
+        description="Compensating ledger entries reverse its deposit credits, its orders are "
+        "cancelled and its intents are pending again for the next window (product.md, Trade "
+        "windows). 409 unless it is failed and has recorded no fill (then it can only be "
+        "retried).",
+    )
+    def post(self, request: Request, window_id: int) -> Response:
+        _window_or_404(window_id)
+        data = body(s.AbandonWindowInput, request)
+        try:
+            abandon_window(window_id=window_id, reason=data["reason"], user=request.user)
+        except CannotAbandon as exc:
+            raise Conflict(str(exc)) from None
+        return Response(s.TradeWindowOutput(_window_or_404(window_id)).data)

@@ -34,6 +34,7 @@ from trading.models.books import (
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
 from trading.models.windows import (
+    HOLDS_ACCOUNTS,
     BlockOrder,
     Fill,
     Order,
@@ -46,6 +47,7 @@ from trading.models.windows import (
 )
 
 __all__ = [
+    "HOLDS_ACCOUNTS",
     "RETIREMENT_KINDS",
     "SYSTEM_ACCOUNT_KINDS",
     "USER_ACCOUNT_KINDS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -25,6 +26,13 @@ class WindowStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     MISSED = "missed", "Missed"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+# A window owns the accounts it froze until it is done (product.md, Trade windows): while it
+# runs, and while it is failed (the tick or staff retry it, or staff abandon it). Done and
+# abandoned windows release them; scheduled and missed windows never froze any.
+HOLDS_ACCOUNTS = (WindowStatus.RUNNING, WindowStatus.FAILED)
 
 
 class TradeWindow(models.Model):
@@ -48,9 +56,22 @@ class TradeWindow(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who abandoned it and why (status abandoned): its effects were reversed, never deleted.
+    abandon_reason = models.TextField(blank=True)
+    abandoned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="abandoned_windows",
+    )
 
     class Meta:
         ordering = ["-scheduled_at", "-id"]
+        permissions = [
+            ("run_window", "Can run a trade window now and retry a failed one"),
+            ("abandon_window", "Can abandon a failed trade window that has no fill"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["trade_date", "session"],
@@ -73,6 +94,7 @@ class OrderStatus(models.TextChoices):
     PLANNED = "planned", "Planned"
     FILLED = "filled", "Filled"
     WAITING = "waiting", "Waiting for a price"
+    CANCELLED = "cancelled", "Cancelled (window abandoned)"
 
 
 class Order(models.Model):
@@ -215,11 +237,18 @@ class WindowAccount(models.Model):
 
     Freezing the set makes a resumed run see exactly the accounts of the first run (cash may
     have changed in between), and the chunk number is what plan and post progress is counted in.
+    The row also owns the account for the window until it is done (``HOLDS_ACCOUNTS``), and
+    keeps the settings the window uses, copied at the freeze: a settings change saved while the
+    window runs waits for the next window. (Null only in rows of windows done before the
+    settings were copied: nothing reads them again.)
     """
 
     window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="accounts")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="windows")
     chunk = models.PositiveIntegerField()
+    auto_invest = models.BooleanField(null=True)
+    min_cash = money_field(null=True)
+    lot_method = models.CharField(max_length=10, null=True)
 
     class Meta:
         constraints = [

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from pies.models import Pie, Slice
 from trading.calendar import WindowSlot
-from trading.models import Account, Intent, IntentKind, IntentStatus
+from trading.models import Account, Intent, IntentKind, IntentStatus, TradeWindow
 from trading.money import MAX_DEPOSIT
+from trading.ownership import AccountInWindow, ensure_no_window, lock_for_edit
 from trading.services.errors import (
     IdempotencyConflict,
     IntentError,
@@ -152,10 +153,12 @@ def request_withdrawal(
         IntentKind.WITHDRAWAL, fingerprint, "all" if withdraw_all else f"amount={value}"
     )
     # The row lock serialises withdrawals of one account, so two of them cannot both pass the
-    # limit check against the same value.
+    # limit check against the same value. The ownership lock comes first (trading.ownership).
+    lock_for_edit()
     account = Account.objects.select_for_update().get(pk=account.pk)
     if key and (found := _replay(account=account, key=key, fingerprint=digest)):
         return found
+    ensure_no_window(account.pk)  # a running window plans from the value it froze
     available = available_to_withdraw(account=account)
     if available <= 0:
         raise IntentError("amount", "There is nothing left to withdraw from this account.")
@@ -202,6 +205,7 @@ def request_rebalance(
     digest = _fingerprint(IntentKind.REBALANCE, fingerprint, f"pie={target.pk}")
     if key and (found := _replay(account=account, key=key, fingerprint=digest)):
         return found
+    ensure_no_window(account.pk)
     if not Slice.objects.filter(pie=target).live().exists():
         raise IntentError("pie", "This pie has no slices to rebalance yet.")
     if Intent.objects.pending().filter(kind=IntentKind.REBALANCE, pie=target).exists():
@@ -216,13 +220,16 @@ def cancel_intent(*, intent: Intent) -> Intent:
     """Cancel a pending intent before its window takes it.
 
     The window's freeze sets ``intent.window`` under the same row lock, so either the cancel
-    happens first and the window never sees the intent, or the window took it and this refuses.
+    happens first and the window never sees the intent, or the window took it and this refuses
+    (with ``AccountInWindow``'s words: until that window is done or abandoned). An intent no
+    window took can be cancelled even while a window runs for the account.
     """
     locked = Intent.objects.select_for_update().get(pk=intent.pk)
     if locked.status != IntentStatus.PENDING:
         raise IntentNotCancellable(f"This intent is {locked.get_status_display().lower()}.")
     if locked.window_id is not None:
-        raise IntentNotCancellable("Its trade window has started; it can no longer be cancelled.")
+        window = TradeWindow.objects.only("status").get(pk=locked.window_id)
+        raise IntentNotCancellable(AccountInWindow(window).message)
     if locked.kind == IntentKind.REMOVAL:
         # The slice is already out of the pie's targets; only putting it back (a pie save)
         # can restore a consistent pie, so that is the way to cancel a removal.

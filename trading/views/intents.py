@@ -18,6 +18,7 @@ from trading import services
 from trading.access import get_account_for_user
 from trading.forms import DepositForm, RebalanceForm, WithdrawalForm
 from trading.models import Account, Intent
+from trading.ownership import AccountInWindow
 from trading.views.common import form_error_for, queued, window_of, with_new_key
 
 # --- cash flows ------------------------------------------------------------------------------
@@ -73,6 +74,7 @@ def _deposit_plan(
 def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     form = WithdrawalForm(request.POST or None)
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             result = services.request_withdrawal(
@@ -83,6 +85,9 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             )
         except services.IntentError as error:
             form_error_for(form, error)
+        except AccountInWindow as busy:
+            form.add_error(None, busy.message)  # the amount typed stays in the form
+            status = 409
         except services.IdempotencyConflict as error:
             form = WithdrawalForm(with_new_key(request))
             form.is_valid()
@@ -111,7 +116,6 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "preview": preview,
         "preview_error": preview_error,
     }
-    status = 400 if request.method == "POST" else 200
     partial = "withdraw-form" if request.method == "POST" else "withdraw-preview"
     return render_page(request, "trading/withdraw.html", context, partial=partial, status=status)
 
@@ -127,6 +131,7 @@ def rebalance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = RebalanceForm(request.POST or None, initial={"pie": request.GET.get("pie") or None})
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
                 result = services.request_rebalance(
@@ -138,9 +143,11 @@ def rebalance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, error.message)
             except services.IdempotencyConflict as error:
                 form.add_error(None, str(error))
+            except AccountInWindow as busy:
+                form.add_error(None, busy.message)
+                status = 409
             else:
                 return queued(request, account, result, "Rebalance")
-        status = 400
     pie_raw = form.data.get("pie") if form.is_bound else request.GET.get("pie")
     try:
         pie_id = int(pie_raw) if pie_raw else None

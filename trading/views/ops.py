@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -22,10 +22,12 @@ from trading.ops import (
     books_status,
     last_tick,
     pending_by_kind,
+    retry_window,
     run_adhoc_window,
     window_summary,
     worker_alive,
 )
+from trading.window import CannotAbandon, abandon_window
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -45,7 +47,11 @@ def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 def ops_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     next_slot = calendar.next_window(now)
-    windows = list(TradeWindow.objects.all()[:LAST_WINDOWS])
+    windows = list(TradeWindow.objects.select_related("abandoned_by")[:LAST_WINDOWS])
+    # Failed windows own their accounts until retried or abandoned: always listed here.
+    windows += TradeWindow.objects.filter(status=WindowStatus.FAILED).exclude(
+        pk__in=[window.pk for window in windows]
+    )
     tick = last_tick()
     context = {
         "title": "Operations",
@@ -61,6 +67,8 @@ def ops_page(request: HttpRequest) -> HttpResponse:
         "last_tick": tick,
         "tick_age": (now - tick).total_seconds() if tick else None,
         "can_run": request.user.has_perm("trading.change_tradewindow"),
+        "can_retry": request.user.has_perm("trading.run_window"),
+        "can_abandon": request.user.has_perm("trading.abandon_window"),
     }
     return render(request, "trading/ops.html", context)
 
@@ -83,4 +91,35 @@ def run_window_now(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     outcome = run_adhoc_window()
     messages.add_message(request, outcome.level, outcome.message)
+    return redirect("ops:index")
+
+
+@staff_only
+@require_POST
+def retry_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
+    if not request.user.has_perm("trading.run_window"):
+        raise PermissionDenied
+    window = get_object_or_404(TradeWindow, pk=window_id)
+    if window.status != WindowStatus.FAILED:
+        messages.warning(request, f"Window {window.pk} is {window.status}: only a failed one.")
+        return redirect("ops:index")
+    outcome = retry_window(window.pk)
+    messages.add_message(request, outcome.level, outcome.message)
+    return redirect("ops:index")
+
+
+@staff_only
+@require_POST
+def abandon_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
+    if not request.user.has_perm("trading.abandon_window"):
+        raise PermissionDenied
+    window = get_object_or_404(TradeWindow, pk=window_id)
+    try:
+        outcome = abandon_window(
+            window_id=window.pk, reason=request.POST.get("reason", ""), user=request.user
+        )
+    except CannotAbandon as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, outcome.message)
     return redirect("ops:index")

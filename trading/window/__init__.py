@@ -20,7 +20,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -28,8 +28,9 @@ from django.db import connection
 from django.utils import timezone
 
 from trading.brokers import Broker, SimulatedBroker
-from trading.calendar import market_date
+from trading.calendar import is_trading_day, market_date, next_trading_day
 from trading.models import Session, TradeWindow, WindowStatus
+from trading.window.abandon import Abandoned, CannotAbandon, abandon_window
 from trading.window.common import (
     LOCK_NAMESPACE,
     Run,
@@ -46,16 +47,31 @@ from trading.window.net import net_orders
 from trading.window.plan import plan_chunk
 from trading.window.post import close, load_blocks, post_chunk
 
-__all__ = ["WindowFault", "open_adhoc_window", "run_window"]
+__all__ = [
+    "Abandoned",
+    "CannotAbandon",
+    "WindowFault",
+    "abandon_window",
+    "open_adhoc_window",
+    "run_window",
+]
 
 LATE_AFTER_SECONDS = 60
+
+
+def adhoc_trade_date(now: datetime) -> date:
+    """The trade date of the market session an ad-hoc window stands in for (product.md): on
+    a trading day, that day; on a weekend or holiday, the next trading day, the date the
+    tax preview assumed (so lots, terms and the preview agree)."""
+    today = market_date(now)
+    return today if is_trading_day(today) else next_trading_day(today)
 
 
 def open_adhoc_window(now: datetime | None = None) -> TradeWindow:
     """A window starting now that serves every account (staff "run now", demos)."""
     now = now or timezone.now()
     return TradeWindow.objects.create(
-        trade_date=market_date(now), session=Session.ADHOC, scheduled_at=now
+        trade_date=adhoc_trade_date(now), session=Session.ADHOC, scheduled_at=now
     )
 
 

@@ -106,6 +106,8 @@ class AccountPlan:
         self.paths: dict[int, str] = {}
         # sub-pie slice -> (its parent pie, its own pie, status), for removals of whole sub-pies
         self.subpies: dict[int, tuple[int, int, str]] = {}
+        # sub-pie -> (its parent pie, the status of the slice that holds it)
+        self.parent_of: dict[int, tuple[int, str]] = {}
         for (
             slice_id,
             pie_id,
@@ -120,6 +122,7 @@ class AccountPlan:
                 self.children.setdefault(pie_id, []).append((target_bp, child_id))
                 self.child_target[child_id] = target_bp
                 self.subpies[slice_id] = (pie_id, child_id, status)
+                self.parent_of[child_id] = (pie_id, status)
                 continue
             price = prices.get(security_id)
             quantity = quantity or ZERO
@@ -254,6 +257,60 @@ class AccountPlan:
             self.free -= need  # a whole position raised more than asked: it stays cash
         return False
 
+    def unpriced_holdings(self) -> list[str]:
+        return sorted(
+            {
+                self.symbol_of(item)
+                for item in self.by_slice.values()
+                if item.quantity > 0 and item.price is None
+            }
+        )
+
+    def wait_for_prices(self, intents: list[tuple[int, str, bool]]) -> bool:
+        """A withdrawal of everything needs a price for every holding: without one it waits,
+        and with it everything else the account asked for but deposits (which are credited),
+        so nothing is sold or bought from a value the window cannot know. True when it waits.
+        """
+        if not any(kind == "withdrawal" and all_ for _, kind, all_ in intents):
+            return False
+        missing = self.unpriced_holdings()
+        if not missing:
+            return False
+        symbols = ", ".join(missing)
+        for intent_id, kind, withdraw_all in intents:
+            if kind == "deposit":
+                continue
+            if kind == "withdrawal" and withdraw_all:
+                reason = (
+                    f"Waiting for a price of {symbols}: the withdrawal of everything sells every "
+                    "holding, so it waits for the next window with a price for each."
+                )
+            else:
+                reason = f"Waiting with the withdrawal of everything (no price yet for {symbols})."
+            self.outcome.intents[intent_id] = ("pending", reason, True)
+        return True
+
+    def removed_above(self, pie_id: int) -> bool:
+        """Whether the pie is being removed: its slice, or one above it, is removing."""
+        while pie_id in self.parent_of:
+            parent, status = self.parent_of[pie_id]  # status: the slice holding ``pie_id``
+            if status == "removing":
+                return True
+            pie_id = parent
+        return False
+
+    def home_of(self, pie_id: int) -> int:
+        """Where the proceeds of a removal inside ``pie_id`` go: the pie itself, or, when it is
+        being removed too, the parent of the highest removing sub-pie above it, so no money is
+        ever bought into a pie that is on its way out."""
+        home = pie_id
+        while pie_id in self.parent_of:
+            parent, status = self.parent_of[pie_id]
+            if status == "removing":
+                home = parent
+            pie_id = parent
+        return home
+
     def leaves_under(self, pie_id: int) -> list[Leaf]:
         found: list[Leaf] = []
         for _, child in self.children.get(pie_id, []):
@@ -261,7 +318,9 @@ class AccountPlan:
         return found
 
     def reinvest(self, pie_id: int, amount: Decimal, intent_id: int) -> None:
-        """Removal proceeds go back into the same parent pie, whatever auto-invest says."""
+        """Removal proceeds go back into the same parent pie, whatever auto-invest says (or
+        above it, when that pie is being removed too: ``home_of``)."""
+        pie_id = self.home_of(pie_id)
         if amount >= 1 and self.has_active(pie_id):
             target = self.child_target.get(pie_id, 10_000)
             self._buy(
@@ -278,8 +337,14 @@ class AccountPlan:
         held = [
             item for item in self.leaves_under(pie_id) if item.quantity > 0 and not item.sold_all
         ]
-        if any(item.price is None for item in held):
-            self.outcome.intents[intent_id] = ("pending", "", True)  # waits for every price
+        missing = sorted({self.symbol_of(item) for item in held if item.price is None})
+        if missing:  # sold whole or not at all: it waits for every price
+            self.outcome.intents[intent_id] = (
+                "pending",
+                f"Waiting for a price of {', '.join(missing)}: the sub-pie is sold whole at the "
+                "next window with a price for each of its holdings.",
+                True,
+            )
             return
         amounts = {item.path: floor_cents(item.value) for item in held}
         proceeds = self._sell(amounts, "removal", intent_id, {})  # at the limit prices
@@ -293,11 +358,18 @@ class AccountPlan:
             self.remove_subpie(intent_id, slice_id)
             return
         item = self.by_slice.get(slice_id) if slice_id is not None else None
-        if item is None or item.status != "removing" or item.quantity <= 0:
-            return  # cancelled meanwhile, or nothing held: the intent is simply done
+        if item is None or item.status != "removing" or item.quantity <= 0 or item.sold_all:
+            # cancelled meanwhile, nothing held, or sold already (its removing sub-pie's
+            # removal came first): the intent is simply done
+            return
         if item.price is None:
             # No price: nothing can be sold; the removal waits for the next window.
-            self.outcome.intents[intent_id] = ("pending", "", True)
+            self.outcome.intents[intent_id] = (
+                "pending",
+                f"Waiting for a price of {self.symbol_of(item)}: it is sold at the next window "
+                "with a price.",
+                True,
+            )
             return
         proceeds = self._sell({item.path: floor_cents(item.value)}, "removal", intent_id, {})
         item.sold_all = True
@@ -305,8 +377,8 @@ class AccountPlan:
         self.reinvest(item.pie_id, proceeds, intent_id)
 
     def rebalance(self, intent_id: int, pie_id: int | None) -> None:
-        if pie_id is None or pie_id not in self.paths:
-            return
+        if pie_id is None or pie_id not in self.paths or self.removed_above(pie_id):
+            return  # gone, or being sold whole: nothing to bring back to target
         is_root = pie_id == self.root_id
         extra = ZERO
         if is_root and self.auto_invest:

@@ -5,6 +5,13 @@ cancelled intent or one another window took is never taken) and records which ac
 window serves, numbered into chunks: those with a bound intent, and those with auto-invest on
 whose cash exceeds ``min_cash`` by at least the trigger (a dividend, an earlier deposit whose
 buy waited for a price). Fixing the set here is what lets a resumed run see the same accounts.
+
+The rows also own the accounts until the window is done (``trading.ownership``): an account
+that another window owns (running, or failed and not yet retried or abandoned) is left out
+entirely, and its intents wait for a later window. Each row keeps the settings the window
+plans and posts with (auto-invest, min cash, lot method), copied here. The statement runs
+under the ownership lock, taken exclusive, so no edit is half-way between its check and its
+write while the accounts are chosen.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from django.conf import settings
 from django.db import transaction
 
 from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close
-from trading.models import USER_ACCOUNT_KINDS, Session
+from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, Session
+from trading.ownership import lock_for_freeze
 from trading.window.common import Run, fetch, load_json
 
 # Accounts that trade in this window: everyone (ad-hoc, or an early-close morning), or those
@@ -31,18 +39,29 @@ _ELIGIBLE_BY_VALUE = """
         GROUP BY p.account_id
     ),
     eligible AS (
-        SELECT a.id, a.cash, a.min_cash, a.auto_invest
+        SELECT a.id, a.cash, a.min_cash, a.auto_invest, a.lot_method
         FROM trading_account a LEFT JOIN invested i ON i.account_id = a.id
         WHERE a.kind = ANY(%(kinds)s)
+          AND a.id NOT IN (SELECT account_id FROM owned)
           AND (a.window_preference = %(session)s OR a.cash + COALESCE(i.value, 0) >= %(both)s)
     ),"""
 _ELIGIBLE_ALL = """
     eligible AS (
-        SELECT a.id, a.cash, a.min_cash, a.auto_invest
-        FROM trading_account a WHERE a.kind = ANY(%(kinds)s)
+        SELECT a.id, a.cash, a.min_cash, a.auto_invest, a.lot_method
+        FROM trading_account a
+        WHERE a.kind = ANY(%(kinds)s) AND a.id NOT IN (SELECT account_id FROM owned)
     ),"""
+# owned: the accounts another window holds (it froze them and is not done); they wait.
+# eligible: who trades in this window, with the settings it will use.
+# bound: their pending, unbound intents created before the start, now the window's.
+# chosen: accounts with a bound intent or cash to auto-invest; rows: their WindowAccount rows.
 _FREEZE = """
-WITH {eligible}
+WITH owned AS (
+        SELECT DISTINCT wa.account_id
+        FROM trading_tradewindow w JOIN trading_windowaccount wa ON wa.window_id = w.id
+        WHERE w.status = ANY(%(holding)s) AND w.id <> %(window)s
+    ),
+    {eligible}
     bound AS (
         UPDATE trading_intent t SET window_id = %(window)s
         FROM eligible e
@@ -57,9 +76,12 @@ WITH {eligible}
         WHERE auto_invest AND cash - min_cash >= %(trigger)s AND cash - min_cash > 0
     ),
     rows AS (
-        INSERT INTO trading_windowaccount (window_id, account_id, chunk)
-        SELECT %(window)s, account_id, (row_number() OVER (ORDER BY account_id) - 1) / %(size)s
-        FROM chosen
+        INSERT INTO trading_windowaccount
+            (window_id, account_id, chunk, auto_invest, min_cash, lot_method)
+        SELECT %(window)s, c.account_id,
+               (row_number() OVER (ORDER BY c.account_id) - 1) / %(size)s,
+               e.auto_invest, e.min_cash, e.lot_method
+        FROM chosen c JOIN eligible e ON e.id = c.account_id
         ON CONFLICT (window_id, account_id) DO NOTHING
         RETURNING chunk
     ),
@@ -69,7 +91,9 @@ WITH {eligible}
                 'freeze', true,
                 'chunks', (SELECT COALESCE(MAX(chunk) + 1, 0) FROM rows),
                 'accounts', (SELECT COUNT(*) FROM rows),
-                'intents', (SELECT COUNT(*) FROM bound)),
+                'intents', (SELECT COUNT(*) FROM bound),
+                'held_by_unfinished_windows', (SELECT COUNT(*) FROM owned),
+                'frozen_at', clock_timestamp()),
             phase = 'freeze', heartbeat_at = clock_timestamp()
         WHERE id = %(window)s
         RETURNING progress
@@ -87,6 +111,7 @@ def serves_everyone(run: Run) -> bool:
 def freeze(run: Run) -> None:
     sql = _FREEZE.format(eligible=_ELIGIBLE_ALL if serves_everyone(run) else _ELIGIBLE_BY_VALUE)
     with transaction.atomic():
+        lock_for_freeze()
         [(progress,)] = fetch(
             sql,
             {
@@ -97,6 +122,7 @@ def freeze(run: Run) -> None:
                 "both": BOTH_WINDOWS_VALUE,
                 "trigger": settings.PIES_AUTO_INVEST_TRIGGER,
                 "size": run.chunk_size,
+                "holding": [status.value for status in HOLDS_ACCOUNTS],
             },
         )
     run.progress = load_json(progress)

@@ -36,8 +36,10 @@ from trading.window.common import (
     write_all,
 )
 
+# The settings are the ones frozen with the window (a change saved meanwhile waits).
 _ACCOUNTS = """
-    SELECT a.id, a.cash, a.min_cash, a.auto_invest, root.id
+    SELECT a.id, a.cash, COALESCE(wa.min_cash, a.min_cash),
+           COALESCE(wa.auto_invest, a.auto_invest), root.id
     FROM trading_windowaccount wa
     JOIN trading_account a ON a.id = wa.account_id
     LEFT JOIN pies_pie root ON root.account_id = a.id AND root.is_root
@@ -140,9 +142,11 @@ def plan_chunk(run: Run, chunk: int) -> None:
                 if kind == "deposit":
                     plan.deposit(intent_id, amount)
                     deposited = True
-            everything = False
+            # A withdrawal of everything with a holding that has no price waits, whole.
+            waiting = plan.wait_for_prices([(row[0], row[2], row[4]) for row in mine])
+            everything = waiting
             for intent_id, _, kind, amount, withdraw_all, _, _ in mine:
-                if kind == "withdrawal":
+                if kind == "withdrawal" and not waiting:
                     everything = plan.withdraw(intent_id, amount, withdraw_all) or everything
             if not everything:
                 for intent_id, _, kind, _, _, _, slice_id in mine:

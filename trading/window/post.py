@@ -38,7 +38,7 @@ from trading.window.common import (
 )
 
 _ACCOUNTS = """
-    SELECT a.id, a.cash, a.lot_method
+    SELECT a.id, a.cash, COALESCE(wa.lot_method, a.lot_method)  -- frozen with the window
     FROM trading_windowaccount wa JOIN trading_account a ON a.id = wa.account_id
     WHERE wa.window_id = %s AND wa.chunk = %s
 """
@@ -105,7 +105,8 @@ _POSITIONS = """
 """
 _INTENTS_DONE = """
     UPDATE trading_intent t SET status = 'done', finished_at = statement_timestamp(),
-        amount_paid = u.paid, failure_reason = COALESCE(NULLIF(u.note, ''), t.failure_reason)
+        -- a short payment's note; a reason it waited for a price, say, is history once done
+        amount_paid = u.paid, failure_reason = COALESCE(u.note, '')
     FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS u(id, paid, note)
     WHERE t.id = u.id AND t.status = 'pending'
     RETURNING 1
@@ -148,6 +149,23 @@ _REMOVED_SLICES = """
     WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
     RETURNING 1
 """
+
+
+# Post writes only onto slices that are part of the pie (active, or removing: being sold).
+# A window owns its accounts, so no pie save can remove a slice under it (trading.ownership);
+# should one ever be gone anyway, the window fails here rather than book shares onto it.
+_OFF_PIE_ORDERS = """
+    SELECT o.id, s.id, s.status
+    FROM trading_order o
+    JOIN trading_position p ON p.id = o.position_id
+    JOIN pies_slice s ON s.id = p.slice_id
+    WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s AND o.status = 'planned'
+      AND s.status NOT IN ('active', 'removing')
+"""
+
+
+class OffPieOrder(RuntimeError):
+    """An order of the window is for a slice no longer in its pie: nothing is posted."""
 
 
 def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
@@ -218,6 +236,12 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
                     OpenLot(lot_id, acquired_on, quantity, cost)
                 )
             intents = fetch(_INTENTS, [ids, run.window_id])
+            off_pie = fetch(_OFF_PIE_ORDERS, [ids, run.window_id])
+            if off_pie:
+                raise OffPieOrder(
+                    "Orders for slices no longer in their pie (order, slice, status): "
+                    + ", ".join(map(str, off_pie))
+                )
 
         with run.timed("allocate"):
             orders_of: dict[int, list[OrderRow]] = {}
@@ -405,6 +429,10 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
                     for symbol, entry in sorted(run.progress.get("waiting", {}).items())
                 ],
                 "removals_waiting": plan_stats.get("released", 0),
+                # accounts an unfinished (running or failed) window still owns: they wait
+                "accounts_held_by_unfinished_windows": run.progress.get(
+                    "held_by_unfinished_windows", 0
+                ),
             },
             "failed_intents": plan_stats.get("intents_failed", 0),
             "short_withdrawals": post_stats.get("short_withdrawals", []),
