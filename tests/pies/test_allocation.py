@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from pies.allocation import (
     Node,
     allocate_buy,
     allocate_sell,
+    buy_rows,
     leaf,
     pie,
     pie_value,
     rebalance,
+    rebalance_rows,
+    sell_rows,
 )
 
 D = Decimal
@@ -247,3 +252,95 @@ def test_a_pie_five_levels_deep_with_a_hundred_leaves_is_split_exactly() -> None
     result = rebalance(root, extra_cash=D("1000"))
     assert len(result.targets) == 100
     assert len(result.explanations["P/P/P/P/S0"].steps) == 5
+
+
+# --- The row entry (the window's way in): tuples of ints, cents out ------------------------
+
+
+def test_a_flat_pie_from_rows_gives_cents_per_row_like_the_node_api() -> None:
+    rows = [(1, 3000, 0, None), (1, 3000, 0, None), (1, 4000, 0, None)]
+    split = buy_rows(rows, 1001, root=1)
+    assert split.amounts == {0: 300, 1: 300, 2: 401}  # the leftover cent to the largest remainder
+    assert split.explain(2, ["A", "B", "C"], "deposit") == {
+        "rule": "deposit",
+        "rho_before": "0.00",
+        "level": "10.01",
+        "dropped": [],
+        "steps": [
+            {"pie": "", "child": "C", "amount": "4.01", "rho_before": "0.00", "level": "10.01"}
+        ],
+    }
+
+
+def test_rows_values_with_more_decimals_are_exact_at_their_scale() -> None:
+    # The Node test above (10.0049 / 10.0001), at 4 decimals: B has the larger remainder.
+    rows = [(0, 5000, 100_049, None), (0, 5000, 100_001, None)]
+    assert buy_rows(rows, 1001, scale=4).amounts == {0: 500, 1: 501}
+    # Sells work on each leaf's value floored to cents: 10.00 and 10.00, not 20.0050.
+    assert sell_rows(rows, 10_000, scale=4).amounts == {0: 1000, 1: 1000}
+
+
+def test_nested_rows_in_any_order_split_by_pie_and_explain_each_level() -> None:
+    keys = ["Bonds/BND", "VTI", "Bonds", "Bonds/TIP"]
+    rows = [(2, 5000, 0, None), (1, 5000, 0, None), (1, 5000, 0, 2), (2, 5000, 0, None)]
+    split = buy_rows(rows, 250, root=1)
+    assert split.amounts == {1: 125, 0: 125}  # tree order: VTI, then inside Bonds
+    explanation = split.explain(0, keys, "deposit")
+    assert explanation["dropped"] == ["Bonds/TIP"]
+    assert [step["pie"] for step in explanation["steps"]] == ["", "Bonds"]
+    assert explanation["steps"][0]["amount"] == "1.25"
+
+
+def test_rows_split_a_sub_pie_alone_when_it_is_the_root() -> None:
+    rows = [(1, 10_000, 5_000, None), (1, 0, 0, 2), (2, 6000, 0, None), (2, 4000, 0, None)]
+    assert buy_rows(rows, 1000, root=2).amounts == {2: 600, 3: 400}
+    assert sell_rows(rows, 100, root=1).amounts == {0: 100}  # the removing sub-pie holds nothing
+    assert buy_rows([], 1000).amounts == {} and sell_rows([], 1000).amounts == {}
+
+
+def test_rebalance_rows_gives_targets_orders_and_explanations() -> None:
+    keys = ["VTI", "Bonds", "Bonds/BND", "Bonds/TIP"]
+    rows = [(0, 6000, 700_000, None), (0, 4000, 0, 1), (1, 7000, 200_000, None)]
+    rows.append((1, 3000, 100_000, None))
+    result = rebalance_rows(rows)
+    assert result.targets == {0: 600_000, 2: 280_000, 3: 120_000}
+    assert result.orders == {0: -100_000, 2: 80_000, 3: 20_000}
+    steps = result.explain(2, keys)["steps"]
+    assert steps[0] == {
+        "pie": "",
+        "child": "Bonds",
+        "amount": "1000.00",
+        "rho_before": "7500.00",
+        "level": "10000.00",
+    }
+    assert steps[1]["amount"] == "800.00"
+
+
+def test_rows_values_are_at_least_cents() -> None:
+    with pytest.raises(ValueError, match="at least 2 decimals"):
+        buy_rows([(0, 10_000, 5, None)], 100, scale=1)
+
+
+def test_a_funded_slice_whose_share_floors_to_zero_cents_gets_no_order() -> None:
+    # B (9.999) is just under the level: its share is 0.0005 and the leftover cent goes to A.
+    root = pie("", 10_000, [leaf("A", 5000, "0"), leaf("B", 5000, "9.999")])
+    allocation = allocate_buy(root, D("10.00"))
+    assert amounts(allocation) == {"A": "10.00"}
+    assert list(allocation.explanations) == ["A"]
+    rows = [(0, 5000, 0, None), (0, 5000, 9999, None)]
+    assert buy_rows(rows, 1000, scale=3).amounts == {0: 1000}
+
+
+def test_rows_with_nothing_to_split_give_nothing() -> None:
+    rows = [(0, 5000, 0, None), (0, 5000, 0, None)]
+    assert buy_rows(rows, 0).amounts == {}
+    assert sell_rows(rows, 1000).amounts == {}  # nothing held
+    near = rebalance_rows([(0, 5000, 10_050, None), (0, 5000, 9_950, None)])
+    assert near.targets == {0: 10_000, 1: 10_000}
+    assert near.orders == {}  # 0.50 off either way: left alone
+
+
+def test_a_sell_skips_slices_that_hold_nothing() -> None:
+    root = pie("", 10_000, [leaf("A", 5000, "100"), leaf("B", 5000, "0")])
+    assert amounts(allocate_sell(root, D("10.00"))) == {"A": "10.00"}
+    assert sell_rows([(0, 5000, 10_000, None), (0, 5000, 0, None)], 1000).amounts == {0: 1000}
