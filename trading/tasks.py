@@ -12,7 +12,12 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from trading.services import open_due_windows, pay_due_dividends, windows_to_run
+from trading.services import (
+    create_due_deposits,
+    open_due_windows,
+    pay_due_dividends,
+    windows_to_run,
+)
 from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
 
@@ -21,7 +26,10 @@ from trading.window import run_window
 def tick(now: str | None = None) -> dict[str, list[int]]:
     # ``now`` (ISO 8601, with an offset) is for operators and tests; beat sends none.
     cache.set(LAST_TICK_KEY, timezone.now(), None)
-    outcome = open_due_windows(now=datetime.fromisoformat(now) if now else None)
+    at = datetime.fromisoformat(now) if now else None
+    # Recurring deposits first: an occurrence due today is queued before today's windows open.
+    create_due_deposits(now=at)
+    outcome = open_due_windows(now=at)
     for window_id in windows_to_run(outcome):  # each one claimed: sent once
         run_window_task.delay_on_commit(window_id)
     return outcome

@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.lots",
             "trading.calendar",
             "trading.brokers",
+            "trading.recurrence",
         ),
     ),
     (

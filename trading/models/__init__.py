@@ -33,6 +33,13 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+from trading.models.recurring import (
+    MAX_SCHEDULES,
+    MIN_RECURRING,
+    Frequency,
+    RecurringDeposit,
+    RecurringDepositQuerySet,
+)
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
@@ -48,6 +55,8 @@ from trading.models.windows import (
 
 __all__ = [
     "HOLDS_ACCOUNTS",
+    "MAX_SCHEDULES",
+    "MIN_RECURRING",
     "RETIREMENT_KINDS",
     "SYSTEM_ACCOUNT_KINDS",
     "USER_ACCOUNT_KINDS",
@@ -58,6 +67,7 @@ __all__ = [
     "Disposal",
     "Dividend",
     "Fill",
+    "Frequency",
     "Intent",
     "IntentKind",
     "IntentQuerySet",
@@ -70,6 +80,8 @@ __all__ = [
     "OrderStatus",
     "Position",
     "Price",
+    "RecurringDeposit",
+    "RecurringDepositQuerySet",
     "Security",
     "SecurityKind",
     "Session",

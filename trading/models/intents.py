@@ -55,6 +55,15 @@ class Intent(models.Model):
     # What a done withdrawal paid out: its amount, unless it had to sell every share (then what
     # they raised; failure_reason says so), or everything for a withdrawal of all.
     amount_paid = money_field(null=True, blank=True)
+    # A recurring deposit's schedule and the occurrence (a New York date) it is for.
+    schedule = models.ForeignKey(
+        "RecurringDeposit",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="intents",
+    )
+    occurrence_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -88,6 +97,14 @@ class Intent(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(kind="removal") | Q(slice__isnull=False), name="removal_has_slice"
+            ),
+            # Each occurrence of a schedule is one deposit, however often the tick runs.
+            models.UniqueConstraint(
+                fields=["schedule", "occurrence_date"], name="one_intent_per_occurrence"
+            ),
+            models.CheckConstraint(
+                condition=Q(occurrence_date=None) | Q(kind="deposit"),
+                name="occurrence_is_a_deposit",
             ),
         ]
 

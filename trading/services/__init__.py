@@ -28,6 +28,14 @@ from trading.services.preview import (
     preview_removal,
     preview_withdrawal,
 )
+from trading.services.recurring import (
+    create_due_deposits,
+    create_schedule,
+    delete_schedule,
+    pause_schedule,
+    resume_schedule,
+    update_schedule,
+)
 from trading.services.windows import open_due_windows, windows_to_run
 from trading.valuation import available_to_withdraw
 
@@ -40,7 +48,11 @@ __all__ = [
     "RebalanceAlreadyPending",
     "available_to_withdraw",
     "cancel_intent",
+    "create_due_deposits",
+    "create_schedule",
+    "delete_schedule",
     "open_due_windows",
+    "pause_schedule",
     "pay_dividend",
     "pay_due_dividends",
     "preview_deposit",
@@ -50,5 +62,7 @@ __all__ = [
     "request_deposit",
     "request_rebalance",
     "request_withdrawal",
+    "resume_schedule",
+    "update_schedule",
     "windows_to_run",
 ]

@@ -32,6 +32,9 @@ from trading.valuation import available_to_withdraw, window_for_account
 IDEMPOTENCY_CONSTRAINT = "idempotency_key_unique_per_account"
 REBALANCE_CONSTRAINT = "one_pending_rebalance_per_pie"
 MAX_KEY_LENGTH = 255
+# Recurring deposits' intents carry keys derived from their schedule and date
+# (trading.services.recurring.occurrence_key); nobody else may take one.
+RESERVED_KEY_PREFIX = "recurring:"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ def _clean_key(key: str | None) -> str | None:
     key = str(key).strip()
     if not key:
         return None
+    if key.startswith(RESERVED_KEY_PREFIX):
+        raise IntentError(
+            "idempotency_key",
+            f"Idempotency keys starting with {RESERVED_KEY_PREFIX!r} are reserved.",
+        )
     if len(key) > MAX_KEY_LENGTH:
         raise IntentError(
             "idempotency_key", f"Use an Idempotency-Key of at most {MAX_KEY_LENGTH} characters."
