@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pies import api as pies_api
-from trading.api import history, intents, market, windows
+from trading.api import history, intents, market, recurring, windows
 
 
 @extend_schema(exclude=True)
@@ -87,6 +87,16 @@ urlpatterns = [
         "accounts/<int:account_id>/intents/<int:intent_id>/",
         intents.IntentDetailView.as_view(),
         name="api-intent",
+    ),
+    path(
+        "accounts/<int:account_id>/recurring-deposits/",
+        recurring.RecurringDepositsView.as_view(),
+        name="api-recurring-deposits",
+    ),
+    path(
+        "accounts/<int:account_id>/recurring-deposits/<int:schedule_id>/",
+        recurring.RecurringDepositView.as_view(),
+        name="api-recurring-deposit",
     ),
     path("accounts/<int:account_id>/lots/", history.LotsView.as_view(), name="api-lots"),
     path(

@@ -287,6 +287,14 @@ class IntentOutput(serializers.Serializer):
     )
     withdraw_all = serializers.BooleanField()
     pie = serializers.IntegerField(source="pie_id", allow_null=True)
+    schedule = serializers.IntegerField(
+        source="schedule_id",
+        allow_null=True,
+        help_text="The recurring deposit that queued it (none once that schedule is deleted).",
+    )
+    occurrence_date = serializers.DateField(
+        allow_null=True, help_text="A recurring deposit's date (New York)."
+    )
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
     window = serializers.IntegerField(

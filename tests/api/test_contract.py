@@ -508,6 +508,8 @@ INTENT_KEYS = {
     "amount_paid",
     "withdraw_all",
     "pie",
+    "schedule",
+    "occurrence_date",
     "status",
     "created_at",
     "window",
