@@ -15,7 +15,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 
-from trading.models import Account
+from trading.models import Account, Frequency
 from trading.money import MAX_DEPOSIT, ZERO, parse_amount
 
 
@@ -125,3 +125,33 @@ class AccountSettingsForm(forms.ModelForm):
             return parse_amount(text, maximum=Decimal("9999999999999999.99"))
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
+
+
+class RecurringDepositForm(forms.Form):
+    """A recurring deposit's fields; the service checks the rules (day 1..28 for monthly
+    schedules only, the end after the start, at most 5 per account)."""
+
+    amount = AmountField(
+        label="Amount", maximum=MAX_DEPOSIT, help_text="From $1.00 to $1,000,000.00."
+    )
+    frequency = forms.ChoiceField(label="How often", choices=Frequency.choices)
+    day = forms.IntegerField(
+        label="Day of the month",
+        required=False,
+        min_value=1,
+        max_value=28,
+        help_text="Monthly only: 1 to 28, so every month has it.",
+    )
+    start_date = forms.DateField(
+        label="Start date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Weekly and every-two-weeks deposits fall on its weekday.",
+    )
+    end_date = forms.DateField(
+        label="End date (optional)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_day(self) -> int | None:
+        day = self.cleaned_data.get("day")
+        # A day left in the field while switching to weekly is ignored rather than refused.
+        return day if self.data.get("frequency") == Frequency.MONTHLY else None

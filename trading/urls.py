@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from trading.views import accounts, history, intents
+from trading.views import accounts, history, intents, recurring
 
 urlpatterns = [
     path("", accounts.dashboard, name="dashboard"),
@@ -22,6 +22,22 @@ urlpatterns = [
         "account/<int:pk>/intents/<int:intent_id>/cancel/",
         intents.intent_cancel,
         name="intent_cancel",
+    ),
+    path("account/<int:pk>/recurring/", recurring.recurring, name="recurring"),
+    path(
+        "account/<int:pk>/recurring/<int:schedule_id>/",
+        recurring.recurring_edit,
+        name="recurring_edit",
+    ),
+    path(
+        "account/<int:pk>/recurring/<int:schedule_id>/pause/",
+        recurring.recurring_pause,
+        name="recurring_pause",
+    ),
+    path(
+        "account/<int:pk>/recurring/<int:schedule_id>/delete/",
+        recurring.recurring_delete,
+        name="recurring_delete",
     ),
     path("account/<int:pk>/activity/", history.activity, name="activity"),
     path("account/<int:pk>/lots/", history.lots, name="lots"),

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from trading import recurrence
+from trading.calendar import CalendarRangeError, is_trading_day, next_trading_day
 from trading.models.accounts import Account
 from trading.money import MAX_DEPOSIT, money_field
 
@@ -80,6 +81,18 @@ class RecurringDeposit(models.Model):
     def upcoming(self) -> date | None:
         """The next date a deposit will be queued, as investors see it (none while paused)."""
         return None if self.paused else self.next_date
+
+    @property
+    def trading_day(self) -> date | None:
+        """The trading day whose morning window takes the next deposit: its date, or the next
+        trading day after a weekend or holiday."""
+        day = self.upcoming
+        if day is None:
+            return None
+        try:
+            return day if is_trading_day(day) else next_trading_day(day)
+        except CalendarRangeError:
+            return None
 
     def describe(self) -> str:
         """ "weekly on Tuesdays", "monthly on the 15th"."""

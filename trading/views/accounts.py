@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib import messages
@@ -21,7 +21,7 @@ from pies.tree import load_portfolio
 from trading.access import get_account_for_user, signed_in_user
 from trading.calendar import WindowSlot
 from trading.forms import AccountSettingsForm, SignupForm
-from trading.models import USER_ACCOUNT_KINDS, Account, AccountKind, Intent
+from trading.models import USER_ACCOUNT_KINDS, Account, AccountKind, Intent, RecurringDeposit
 from trading.money import ZERO
 from trading.valuation import invested_values, market_changes
 from trading.views.common import window_of
@@ -52,6 +52,7 @@ class AccountSummary:
     change: Decimal
     pending: list[Intent]
     window: WindowSlot | None
+    recurring: list[RecurringDeposit] = field(default_factory=list)
 
 
 @login_required
@@ -65,6 +66,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     pending: dict[int, list[Intent]] = {}
     for intent in Intent.objects.pending().filter(account_id__in=ids).order_by("created_at"):
         pending.setdefault(intent.account_id, []).append(intent)
+    recurring: dict[int, list[RecurringDeposit]] = {}
+    for schedule in RecurringDeposit.objects.filter(account_id__in=ids):
+        recurring.setdefault(schedule.account_id, []).append(schedule)
     summaries = []
     for account in accounts:
         total = account.cash + invested.get(account.pk, ZERO)
@@ -76,6 +80,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 change=changes.get(account.pk, ZERO),
                 pending=pending.get(account.pk, []),
                 window=window_of(account, total, now),
+                recurring=recurring.get(account.pk, []),
             )
         )
     owned = {a.kind for a in accounts}
@@ -127,6 +132,7 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
         "pie": pie,
         "breadcrumb": portfolio.breadcrumb(pie.id),
         "pending": pending,
+        "recurring": list(RecurringDeposit.objects.filter(account=account)),
         "window": window_of(account, portfolio.total_value),
         "donut_slices": [
             {
