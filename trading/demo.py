@@ -42,7 +42,13 @@ from trading.models import (
 from trading.money import PRICE_TICK
 from trading.ops import ensure_operations_group
 from trading.prices import PriceRow, import_prices
-from trading.services import pay_dividend, request_deposit, request_withdrawal
+from trading.services import (
+    create_schedule,
+    pause_schedule,
+    pay_dividend,
+    request_deposit,
+    request_withdrawal,
+)
 
 DEMO_PASSWORD = "pies-demo-123"
 DEMO_LOGINS = (("alice", DEMO_PASSWORD), ("bob", DEMO_PASSWORD))
@@ -346,6 +352,26 @@ def seed_history(*, today: date) -> None:
         ex_date=upcoming,
         defaults={"pay_date": upcoming + timedelta(days=3), "amount_per_share": Decimal("0.4512")},
     )
+    _schedule_deposits(alice_main, alice_roth, bob_main, today=today)
+
+
+def _schedule_deposits(main: Account, roth: Account, income: Account, *, today: date) -> None:
+    """Recurring deposits: every two weeks into Main, monthly into the Roth, and a paused one."""
+    now = market_time(today, 12)
+    create_schedule(
+        account=main,
+        amount="200.00",
+        frequency="biweekly",
+        start_date=today - timedelta(days=10),
+        now=now,
+    )
+    create_schedule(
+        account=roth, amount="500.00", frequency="monthly", day=15, start_date=today, now=now
+    )
+    paused = create_schedule(
+        account=income, amount="100.00", frequency="weekly", start_date=today, now=now
+    )
+    pause_schedule(schedule=paused)
 
 
 def _rebalance(account: Account, *, at: datetime) -> None:

@@ -5,7 +5,16 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from trading.demo import demo_fingerprint
-from trading.models import Disposal, Dividend, Intent, Lot, Price, Security, TradeWindow
+from trading.models import (
+    Disposal,
+    Dividend,
+    Intent,
+    Lot,
+    Price,
+    RecurringDeposit,
+    Security,
+    TradeWindow,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +26,31 @@ def test_seed_demo_twice_leaves_the_same_data_and_balanced_books(capsys):
     first = demo_fingerprint()
     counts = {
         model.__name__: model.objects.count()
-        for model in (Security, Price, TradeWindow, Lot, Disposal, Dividend, Intent)
+        for model in (
+            Security,
+            Price,
+            TradeWindow,
+            Lot,
+            Disposal,
+            Dividend,
+            Intent,
+            RecurringDeposit,
+        )
     }
     call_command("seed_demo")
     assert demo_fingerprint() == first
     assert counts == {
         model.__name__: model.objects.count()
-        for model in (Security, Price, TradeWindow, Lot, Disposal, Dividend, Intent)
+        for model in (
+            Security,
+            Price,
+            TradeWindow,
+            Lot,
+            Disposal,
+            Dividend,
+            Intent,
+            RecurringDeposit,
+        )
     }
     assert verify_books() == []
     out = capsys.readouterr().out
@@ -45,3 +72,6 @@ def test_seed_demo_twice_leaves_the_same_data_and_balanced_books(capsys):
     assert Dividend.objects.filter(paid_at__isnull=True).exists()
     assert Intent.objects.pending().exists()
     assert users.get(username="alice").accounts.count() == 2
+    assert counts["RecurringDeposit"] == 3
+    assert RecurringDeposit.objects.filter(paused=True).count() == 1
+    assert not RecurringDeposit.objects.filter(paused=False, next_date=None).exists()
