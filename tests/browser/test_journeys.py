@@ -102,7 +102,7 @@ def test_sign_up_build_a_nested_pie_deposit_and_see_the_window_fill_it(
         ("Bonds", "TIP"): 3000,
     }
 
-    page.get_by_role("link", name="Deposit").first.click()
+    page.get_by_role("link", name="Deposit", exact=True).first.click()
     page.get_by_label("Amount", exact=True).fill("1000")
     wait_for_htmx(page)
     preview = page.locator("#deposit-preview")
