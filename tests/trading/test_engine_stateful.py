@@ -255,6 +255,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.dividends = 0
         self.names = [0]
         self.users: list[Any] = []
+        self.history: list[str] = []  # window:status after each run or abandon
         self.clean = False  # set by the checks after a step, cleared when a step starts
 
     def finish_the_day(self) -> None:
@@ -288,18 +289,14 @@ class EngineMachine(RuleBasedStateMachine):
             from trading.models import Order
 
             print(
-                "windows",
-                sorted(self.windows.values()),
-                "intents",
-                sorted(Intent.objects.values_list("kind", "status")),
-                "orders",
+                "windows:",
+                " ".join(self.history),
+                "| intents:",
+                Intent.objects.filter(account_id__in=self.accounts).count(),
+                "| filled orders:",
                 Order.objects.filter(status="filled").count(),
-                "removing",
-                Slice.objects.filter(status="removing").count(),
-                "removed",
+                "| slices removed:",
                 Slice.objects.filter(status="removed").count(),
-                "subpies",
-                Pie.objects.filter(is_root=False).count(),
             )
         transaction.set_rollback(True)
         self._atomic.__exit__(None, None, None)
@@ -324,7 +321,7 @@ class EngineMachine(RuleBasedStateMachine):
             self.users.append(user)
             save_pie_tree(account=account, tree=initial_tree(data), version=1)
             for position in Position.objects.filter(account=account, security__symbol__in=PRICES):
-                quantity = D(data.draw(st.integers(0, 300_000_000))) / 10**6
+                quantity = D(data.draw(st.integers(1_000_000, 300_000_000))) / 10**6
                 if quantity:
                     Position.objects.filter(pk=position.pk).update(quantity=quantity)
                     cost = D(data.draw(st.integers(1, 500_000))) / 100
@@ -501,6 +498,7 @@ class EngineMachine(RuleBasedStateMachine):
         window = TradeWindow.objects.get(pk=window_id)
         assert window.status in ("done", "failed"), (window.status, window.error)
         self.windows[window_id] = window.status
+        self.history.append(f"{window_id}:{window.status}")
 
     @rule(slippage=SLIPPAGES, crash=st.none() | st.integers(1, 2 * ACCOUNTS + 1))
     @step
@@ -516,6 +514,26 @@ class EngineMachine(RuleBasedStateMachine):
     @step
     def crash_a_window(self, crash: int) -> None:
         self._open_and_run(0, crash)
+
+    @rule(data=st.data(), slippage=SLIPPAGES, crash=st.none() | st.integers(1, 2 * ACCOUNTS + 1))
+    @step
+    def busy_day(self, data: Any, slippage: int, crash: int | None) -> None:
+        """A few investors act, the market moves, then a window runs: the engine's common day,
+        dense enough that most windows have crossed and net blocks of several accounts."""
+        actions = st.sampled_from(["deposit", "withdraw", "edit", "rebalance", "price"])
+        for action in data.draw(st.lists(actions, min_size=2, max_size=8)):
+            if action == "deposit":
+                self.deposit(data=data, cents=data.draw(st.integers(1, 500_000)))
+            elif action == "withdraw":
+                self.withdraw(data=data, how=data.draw(st.sampled_from(["exact", "part", "all"])))
+            elif action == "edit":
+                self.edit_pie(data=data)
+            elif action == "rebalance":
+                self.rebalance(data=data)
+            else:
+                move = data.draw(st.integers(-2000, 2500))
+                self.price_move(symbol=data.draw(st.sampled_from(SYMBOLS)), move=move)
+        self._open_and_run(slippage, crash)
 
     def _open_and_run(self, slippage: int, crash: int | None) -> None:
         window = open_adhoc_window()
@@ -559,6 +577,7 @@ class EngineMachine(RuleBasedStateMachine):
             return
         assert not filled
         self.windows[window_id] = "abandoned"
+        self.history.append(f"{window_id}:abandoned")
         assert set(Intent.objects.filter(pk__in=bound).values_list("status", flat=True)) <= {
             "pending"
         }
