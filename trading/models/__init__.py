@@ -33,6 +33,7 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+from trading.models.notifications import Confirmation
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
@@ -55,6 +56,7 @@ __all__ = [
     "AccountKind",
     "AccountQuerySet",
     "BlockOrder",
+    "Confirmation",
     "Disposal",
     "Dividend",
     "Fill",
