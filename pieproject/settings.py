@@ -244,6 +244,21 @@ PIES_MAX_SLIPPAGE_BP = env_int("PIES_MAX_SLIPPAGE_BP", 0, minimum=0, maximum=500
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
 # A failed window is retried by the tick until it has run this many times in all.
 PIES_WINDOW_MAX_ATTEMPTS = env_int("PIES_WINDOW_MAX_ATTEMPTS", 3, minimum=1)
+# Trade confirmations (trading.services.confirmations): owners per Celery task, and how old a
+# claimed-but-unsent (or queued-but-unclaimed) confirmation must be before the tick sends it
+# again. Longer than a task may live, so a slow send is never claimed twice.
+PIES_CONFIRMATION_BATCH_SIZE = env_int("PIES_CONFIRMATION_BATCH_SIZE", 200, minimum=1)
+PIES_CONFIRMATION_RETRY_SECONDS = env_int(
+    "PIES_CONFIRMATION_RETRY_SECONDS", max(900, CELERY_TASK_TIME_LIMIT + 60), minimum=1
+)
+if PIES_CONFIRMATION_RETRY_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ConfigError(
+        f"PIES_CONFIRMATION_RETRY_SECONDS={PIES_CONFIRMATION_RETRY_SECONDS} must be greater than "
+        f"CELERY_TASK_TIME_LIMIT={CELERY_TASK_TIME_LIMIT}: a confirmation still being sent "
+        "must not be claimed again."
+    )
+# A confirmation whose email failed this many times is left for staff (its error is kept).
+PIES_CONFIRMATION_MAX_ATTEMPTS = env_int("PIES_CONFIRMATION_MAX_ATTEMPTS", 5, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from trading.views.accounts import LoginView
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
@@ -15,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("pieproject.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/login/", LoginView.as_view(), name="login"),  # staff land on /ops/
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("trading.urls")),
     path("", include("pies.urls")),

@@ -47,6 +47,9 @@ class AccountOutput(serializers.Serializer):
     min_cash = money_out()
     window_preference = serializers.ChoiceField(choices=WindowPreference.choices)
     lot_method = serializers.ChoiceField(choices=LotMethod.choices)
+    notify = serializers.BooleanField(
+        help_text="Trade confirmations by email after each window that trades for the account."
+    )
 
 
 class AccountCreateInput(serializers.Serializer):
@@ -57,13 +60,14 @@ class AccountCreateInput(serializers.Serializer):
 class AccountSettingsInput(serializers.Serializer):
     """PATCH: settings only; money and kind are not settable here."""
 
-    SETTINGS = ("name", "auto_invest", "min_cash", "window_preference", "lot_method")
+    SETTINGS = ("name", "auto_invest", "min_cash", "window_preference", "lot_method", "notify")
 
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     auto_invest = serializers.BooleanField(required=False)
     min_cash = AmountField(required=False, allow_zero=True, maximum=MAX_MIN_CASH)
     window_preference = serializers.ChoiceField(choices=WindowPreference.choices, required=False)
     lot_method = serializers.ChoiceField(choices=LotMethod.choices, required=False)
+    notify = serializers.BooleanField(required=False)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

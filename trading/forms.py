@@ -109,12 +109,13 @@ class AccountSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ("name", "auto_invest", "min_cash", "window_preference", "lot_method")
+        fields = ("name", "auto_invest", "min_cash", "window_preference", "lot_method", "notify")
         labels = {
             "name": "Account name",
             "auto_invest": "Auto-invest cash above the minimum",
             "window_preference": "Trade window",
             "lot_method": "Lot method (which shares are sold first)",
+            "notify": "Email me a trade confirmation after each window that trades",
         }
 
     def clean_min_cash(self) -> Decimal:

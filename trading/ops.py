@@ -19,6 +19,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from trading.calendar import market_date
 from trading.models import Intent, IntentKind, TradeWindow, WindowStatus
 from trading.services.windows import LAST_TICK_KEY
 
@@ -185,15 +186,26 @@ def run_adhoc_window(now: datetime | None = None) -> Outcome:
     longer than the web server's timeout still finishes safely: the engine claims and
     checkpoints its work in the database, and the tick resumes a stalled window.
     """
+    from trading.services.dividends import pay_due_dividends
     from trading.window import open_adhoc_window, run_window
 
+    # Dividends due today are paid first, as the daily job would have: the window then
+    # invests them (auto-invest) instead of leaving them for the next one.
+    paid = pay_due_dividends(today=market_date(now) if now else None)
     window = open_adhoc_window(now=now)
     try:
         run_window(window.pk)
     except Exception as exc:  # the engine records the failure on the window; show it
         log.exception("ad-hoc window %s failed", window.pk)
         return Outcome(f"Window {window.pk} failed: {exc}", messages.ERROR, window.pk)
-    return _describe_run(window.pk, "ran")
+    outcome = _describe_run(window.pk, "ran")
+    if paid:
+        return Outcome(
+            f"Paid {len(paid)} due dividend(s) first. {outcome.message}",
+            outcome.level,
+            outcome.window_id,
+        )
+    return outcome
 
 
 def retry_window(window_id: int) -> Outcome:

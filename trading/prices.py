@@ -17,13 +17,16 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, cast
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from trading.calendar import MARKET_TZ, close_of
+from trading.calendar import MARKET_TZ, CalendarRangeError, close_of, is_trading_day, market_date
 from trading.models import Security
 from trading.money import PRICE_DIGITS
 
 HEADER = ("symbol", "at", "price")
 MAX_ERRORS = 200  # past this, more messages help nobody; the file needs fixing anyway
+MAX_WARNINGS = 20
+FUTURE = "a price cannot be dated in the future"
 BATCH_SIZE = 5000
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -83,11 +86,35 @@ def _lines(source: str | bytes | IO[str] | IO[bytes]) -> Iterable[str]:
     return cast("IO[str]", source)
 
 
+def non_trading_day_warnings(rows: Iterable[PriceRow]) -> list[str]:
+    """Prices dated (in New York) on a day the NYSE is closed: imported, but flagged, since a
+    close on a Saturday or a holiday is usually a shifted date in the source."""
+    flagged: list[str] = []
+    for row in rows:
+        day = market_date(row.at)
+        try:
+            closed = not is_trading_day(day)
+        except CalendarRangeError:
+            closed = False  # outside the calendar's years: nothing to compare with
+        if closed:
+            flagged.append(f"line {row.line}: {row.symbol} on {day}")
+    if not flagged:
+        return []
+    more = len(flagged) - MAX_WARNINGS
+    shown = "; ".join(flagged[:MAX_WARNINGS]) + (f"; and {more} more" if more > 0 else "")
+    return [
+        f"{len(flagged)} price(s) dated on a day the NYSE is closed (a weekend or a holiday), "
+        f"imported anyway; check the dates: {shown}"
+    ]
+
+
 def parse_price_csv(
-    source: str | bytes | IO[str] | IO[bytes],
+    source: str | bytes | IO[str] | IO[bytes], *, now: datetime | None = None
 ) -> tuple[list[PriceRow], list[str]]:
     """Parse and validate a whole price file. Returns (rows, errors); rows are only usable
-    when errors is empty. Errors name their line (the header is line 1)."""
+    when errors is empty. Errors name their line (the header is line 1). A price dated after
+    ``now`` (default: now) is an error: it would become the latest price before its time."""
+    now = now or timezone.now()
     errors: list[str] = []
     raw_rows: list[tuple[int, str, str, str]] = []
     try:
@@ -125,6 +152,8 @@ def parse_price_csv(
         except ValueError:
             at = None
             problems.append(f"bad date {raw_at.strip()!r} (use YYYY-MM-DD or an ISO datetime)")
+        if at is not None and at > now:
+            problems.append(f"{FUTURE} ({raw_at.strip()})")
         try:
             price = parse_price(raw_price)
         except ValueError as exc:

@@ -248,6 +248,10 @@ class PriceOutput(serializers.Serializer):
 class PriceUpsertOutput(serializers.Serializer):
     count = serializers.IntegerField()
     prices = PriceOutput(many=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Prices dated on a day the NYSE is closed (imported anyway).",
+    )
 
 
 class DividendInput(serializers.Serializer):

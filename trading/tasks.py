@@ -6,6 +6,7 @@ database (unique window rows, conditional UPDATEs), never by trusting a message 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
@@ -18,27 +19,55 @@ from trading.services import (
     pay_due_dividends,
     windows_to_run,
 )
+from trading.services.confirmations import queue_confirmations, send_confirmations
 from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="trading.tasks.tick", ignore_result=True)
 def tick(now: str | None = None) -> dict[str, list[int]]:
     # ``now`` (ISO 8601, with an offset) is for operators and tests; beat sends none.
     cache.set(LAST_TICK_KEY, timezone.now(), None)
-    at = datetime.fromisoformat(now) if now else None
+    moment = datetime.fromisoformat(now) if now else None
     # Recurring deposits first: an occurrence due today is queued before today's windows open.
-    create_due_deposits(now=at)
-    outcome = open_due_windows(now=at)
+    create_due_deposits(now=moment)
+    outcome = open_due_windows(now=moment)
     for window_id in windows_to_run(outcome):  # each one claimed: sent once
         run_window_task.delay_on_commit(window_id)
+    # Every done window's confirmations that are not sent (none created yet, a lost message,
+    # a worker that died after claiming): each batch is claimed for queueing, so sent once.
+    for batch in queue_confirmations(now=moment):
+        send_confirmations_task.delay_on_commit(batch)
     return outcome
 
 
 @shared_task(name="trading.tasks.run_window_task")
 def run_window_task(window_id: int) -> dict:
     # The engine claims or resumes the window itself, so a duplicate message is a no-op.
-    return run_window(window_id)
+    report = run_window(window_id)
+    confirm_window(window_id)
+    return report
+
+
+def confirm_window(window_id: int) -> int:
+    """At a window's close: create its confirmations and send one task per batch of owners
+    after commit (nothing when the window is not done). Every caller that runs a window calls
+    this; the tick sends whatever they miss. Returns the number of tasks enqueued."""
+    sent = queue_confirmations(window_id=window_id)
+    for batch in sent:
+        try:
+            send_confirmations_task.delay_on_commit(batch)
+        except Exception:  # the broker is down: the rows are queued, the tick sends them later
+            log.warning("confirmations of window %s not enqueued", window_id, exc_info=True)
+    return len(sent)
+
+
+@shared_task(name="trading.tasks.send_confirmations")
+def send_confirmations_task(confirmation_ids: list[int]) -> dict[str, int]:
+    # Claims its rows before sending: a duplicate message sends nothing twice.
+    return send_confirmations(confirmation_ids)
 
 
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)

@@ -305,6 +305,7 @@ ACCOUNT_KEYS = {
     "min_cash",
     "window_preference",
     "lot_method",
+    "notify",
 }
 
 

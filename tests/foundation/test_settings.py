@@ -216,6 +216,13 @@ BAD = [
     ("PIES_MAX_SLIPPAGE_BP", "1.5", "PIES_MAX_SLIPPAGE_BP='1.5' is not an integer"),
     ("PIES_WINDOW_STALL_SECONDS", "9", "PIES_WINDOW_STALL_SECONDS='9' must be at least 10"),
     ("PIES_WINDOW_MAX_ATTEMPTS", "0", "PIES_WINDOW_MAX_ATTEMPTS='0' must be at least 1"),
+    ("PIES_CONFIRMATION_BATCH_SIZE", "0", "PIES_CONFIRMATION_BATCH_SIZE='0' must be at least 1"),
+    (
+        "PIES_CONFIRMATION_RETRY_SECONDS",
+        "660",
+        "PIES_CONFIRMATION_RETRY_SECONDS=660 must be greater than CELERY_TASK_TIME_LIMIT=660",
+    ),
+    ("PIES_CONFIRMATION_MAX_ATTEMPTS", "x", "PIES_CONFIRMATION_MAX_ATTEMPTS='x' is not an integer"),
     ("LOG_LEVEL", "verbose", "LOG_LEVEL='verbose' must be one of DEBUG, INFO, WARNING"),
 ]
 # Read as free text: any value is a value (the mail server, a host list, a database name).

@@ -212,6 +212,49 @@ def test_beyond_the_accepted_slippage_net_sells_are_refused_and_nothing_fills(ma
     assert_books_exact(window, intents)
 
 
+def test_at_sixty_bp_a_window_with_net_sells_fails_unfilled_and_can_be_abandoned(
+    make_user, settings
+):
+    # Issue 12, acceptance 2, with the setting itself (not a broker built for the test): at
+    # +60 against an accepted 50 every net sell is refused below its limit, nothing fills,
+    # and staff may abandon the window; its intents are pending again and a window at +40
+    # takes them and finishes with exact books.
+    from trading.window import abandon_window
+
+    settings.PIES_MAX_SLIPPAGE_BP = 50
+    settings.PIES_BROKER_SLIPPAGE_BP = 60
+    intents = trading_day(make_user)
+    window = open_adhoc_window()
+
+    with pytest.raises(BrokerRefused, match="was not filled"):
+        run_window(window.pk)
+
+    window.refresh_from_db()
+    assert window.status == "failed"
+    assert not BlockOrder.objects.filter(window=window).exists()
+    assert not Fill.objects.filter(block__window=window).exists()
+    assert verify_books() == []
+
+    abandon_window(window_id=window.pk, reason="the market moved past our limits")
+
+    window.refresh_from_db()
+    assert window.status == "abandoned"
+    for key, item in intents.items():
+        item.refresh_from_db()
+        assert (item.status, item.window_id, item.amount_paid) == ("pending", None, None), key
+    assert not LedgerEntry.objects.filter(kind__in=["sell", "buy", "withdrawal"]).exists()
+    assert verify_books() == []
+
+    settings.PIES_BROKER_SLIPPAGE_BP = 40
+    later = open_adhoc_window()
+    run_window(later.pk)
+
+    assert_books_exact(later, intents)
+    exact = Intent.objects.get(pk=intents["exact"].pk)
+    assert exact.window_id == later.pk
+    assert exact.amount_paid == paid(exact)
+
+
 def test_a_rerun_never_sends_again_a_block_recorded_as_filled(make_user, settings):
     settings.PIES_MAX_SLIPPAGE_BP = 50
     intents = trading_day(make_user)

@@ -33,9 +33,10 @@ class AccountAdmin(admin.ModelAdmin):
         "auto_invest",
         "window_preference",
         "lot_method",
+        "notify",
         "created_at",
     ]
-    list_filter = ["kind", "auto_invest", "window_preference", "lot_method"]
+    list_filter = ["kind", "auto_invest", "window_preference", "lot_method", "notify"]
     list_select_related = ["owner"]
     search_fields = ["owner__username", "owner__email", "name"]
     date_hierarchy = "created_at"
@@ -49,6 +50,7 @@ class AccountAdmin(admin.ModelAdmin):
         "min_cash",
         "window_preference",
         "lot_method",
+        "notify",
         "created_at",
         "pending_intents",
         "ledger",

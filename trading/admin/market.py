@@ -12,9 +12,11 @@ from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from trading import prices
+from trading.calendar import CalendarRangeError, is_trading_day, market_date
 from trading.models import (
     Dividend,
     LedgerEntry,
@@ -81,8 +83,39 @@ class PriceImportForm(forms.Form):
     )
 
 
+class PriceForm(forms.ModelForm):
+    class Meta:
+        model = Price
+        fields = ["security", "at", "price"]
+
+    def clean_at(self) -> Any:
+        at = self.cleaned_data["at"]
+        if at is not None and at > timezone.now():
+            raise forms.ValidationError(
+                "A price cannot be dated in the future: it would become the latest price "
+                "before its time."
+            )
+        return at
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        at = data.get("at")
+        if at is not None and not self.errors:
+            try:
+                closed = not is_trading_day(market_date(at))
+            except CalendarRangeError:
+                closed = False
+            if closed:
+                self.closed_day_warning = (
+                    f"{market_date(at)} is not a NYSE trading day (a weekend or a holiday): "
+                    "the price was saved; check its date."
+                )
+        return data
+
+
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
+    form = PriceForm
     list_display = ["security", "at", "price"]
     list_filter = ["security__kind"]
     list_select_related = ["security"]
@@ -92,6 +125,12 @@ class PriceAdmin(admin.ModelAdmin):
     # A year of daily closes for hundreds of securities: counting them all on every page
     # view is the slowest query of the changelist and tells staff nothing.
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: Price, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        warning = getattr(form, "closed_day_warning", None)
+        if warning:
+            self.message_user(request, warning, messages.WARNING)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -114,6 +153,8 @@ class PriceAdmin(admin.ModelAdmin):
                 if not errors:
                     count = prices.import_prices(rows)
                     self.message_user(request, f"Imported {count} price(s).", messages.SUCCESS)
+                    for warning in prices.non_trading_day_warnings(rows):
+                        self.message_user(request, warning, messages.WARNING)
                     return HttpResponseRedirect(reverse("admin:trading_price_changelist"))
         else:
             form = PriceImportForm()

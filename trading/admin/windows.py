@@ -26,6 +26,7 @@ from trading.models import (
     WindowStatus,
 )
 from trading.ops import retry_window, run_adhoc_window, window_summary
+from trading.tasks import confirm_window
 from trading.window import CannotAbandon, abandon_window
 
 # --- Trade windows and their books -----------------------------------------------------------
@@ -147,6 +148,7 @@ class TradeWindowAdmin(admin.ModelAdmin):
         outcome = run_adhoc_window()
         self.message_user(request, outcome.message, outcome.level)
         if outcome.window_id is not None:
+            confirm_window(outcome.window_id)
             return HttpResponseRedirect(
                 reverse("admin:trading_tradewindow_change", args=[outcome.window_id])
             )
@@ -161,6 +163,7 @@ class TradeWindowAdmin(admin.ModelAdmin):
                 )
                 continue
             outcome = retry_window(window.pk)
+            confirm_window(window.pk)
             self.message_user(request, outcome.message, outcome.level)
 
     def has_abandon_window_permission(self, request: HttpRequest) -> bool:

@@ -24,7 +24,7 @@ from trading.api.base import (
     flat_errors,
 )
 from trading.models import Dividend, Security
-from trading.prices import PriceRow, import_prices
+from trading.prices import PriceRow, import_prices, non_trading_day_warnings
 from trading.valuation import latest_prices
 
 if TYPE_CHECKING:
@@ -132,7 +132,9 @@ class PricesView(PiesAPIView):
         request=s.PriceInput(many=True),
         responses={200: s.PriceUpsertOutput, **s.error_responses(400, 401, 403, 415)},
         summary="Upsert prices (staff)",
-        description="Bulk upsert on (symbol, at); `at` defaults to now. All rows or none.",
+        description="Bulk upsert on (symbol, at); `at` defaults to now; a time in the future "
+        "is a 400. All rows or none. `warnings` flags prices dated on a day the NYSE is closed "
+        "(imported anyway).",
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, list) or not request.data:
@@ -157,13 +159,22 @@ class PricesView(PiesAPIView):
                 errors[f"{index}.symbol"] = [f"Unknown symbol {symbol!r}."]
                 continue
             at = item.get("at", now)
+            if at > now:
+                errors[f"{index}.at"] = ["A price cannot be dated in the future."]
+                continue
             # The same (symbol, at) twice in one request: the last one wins, as in an upsert.
             rows[(ids[symbol], at)] = PriceRow(index, symbol, ids[symbol], at, item["price"])
         if errors:
             raise exceptions.ValidationError(errors)
         count = import_prices(list(rows.values()))
         out = [{"symbol": r.symbol, "price": r.price, "at": r.at} for r in rows.values()]
-        return Response({"count": count, "prices": s.PriceOutput(out, many=True).data})
+        return Response(
+            {
+                "count": count,
+                "prices": s.PriceOutput(out, many=True).data,
+                "warnings": non_trading_day_warnings(rows.values()),
+            }
+        )
 
 
 class DividendsView(PiesAPIView):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from trading import serializers as s
 from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffOnly, body, staff_with
-from trading.calendar import next_window
+from trading.calendar import market_date, next_window
 from trading.models import (
     BlockOrder,
     Intent,
@@ -22,6 +22,8 @@ from trading.models import (
     TradeWindow,
     WindowStatus,
 )
+from trading.services import pay_due_dividends
+from trading.tasks import confirm_window
 from trading.window import CannotAbandon, abandon_window, open_adhoc_window, run_window
 
 # --- trade windows ---------------------------------------------------------------------------
@@ -83,13 +85,16 @@ class RunWindowView(PiesAPIView):
         "says why; its intents stay pending for a retry (product.md).",
     )
     def post(self, request: Request) -> Response:
-        window = open_adhoc_window(timezone.now())
+        now = timezone.now()
+        pay_due_dividends(today=market_date(now))  # as run_trade_window and /ops/ do
+        window = open_adhoc_window(now)
         try:
             report = run_window(window.pk)
         except Exception:
             # The engine has recorded the failure on the window; the answer shows it.
             logger.exception("ad-hoc window %s failed", window.pk)
             report = None
+        confirm_window(window.pk)
         window = windows_with_counts().get(pk=window.pk)
         data = s.WindowRunOutput(window).data
         data["report"] = report if report is not None else window.report
@@ -127,6 +132,7 @@ class RetryWindowView(PiesAPIView):
         except Exception:
             logger.exception("retry of window %s failed", window.pk)
             report = None
+        confirm_window(window.pk)
         window = _window_or_404(window_id)
         data = s.WindowRunOutput(window).data
         data["report"] = report if report is not None else window.report

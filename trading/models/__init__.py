@@ -33,6 +33,7 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+from trading.models.notifications import Confirmation
 from trading.models.recurring import (
     MAX_SCHEDULES,
     MIN_RECURRING,
@@ -64,6 +65,7 @@ __all__ = [
     "AccountKind",
     "AccountQuerySet",
     "BlockOrder",
+    "Confirmation",
     "Disposal",
     "Dividend",
     "Fill",

@@ -79,6 +79,8 @@ class Account(models.Model):
     lot_method = models.CharField(
         max_length=10, choices=LotMethod.choices, default=LotMethod.TAX_MIN
     )
+    # Trade confirmations by email after each window this account trades in (product.md).
+    notify = models.BooleanField(default=True)
     # A cache of the ledger sum, written in the same transaction as the entries;
     # verify_books checks it against the ledger.
     cash = money_field(default=ZERO)
@@ -169,7 +171,7 @@ class Price(models.Model):
         # The unique index on (security, at) serves "latest at or before t" by a backward scan.
 
     def __str__(self) -> str:
-        return f"{self.security_id} {self.price} @ {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.security.symbol} {self.price} @ {self.at:%Y-%m-%d %H:%M}"
 
 
 class Position(models.Model):

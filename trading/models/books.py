@@ -143,7 +143,8 @@ class Dividend(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.security_id} {self.amount_per_share} ex {self.ex_date}"
+        # The symbol, not the id: this is what the admin's "was added" message shows.
+        return f"{self.security.symbol} {self.amount_per_share} ex {self.ex_date}"
 
 
 class LedgerKind(models.TextChoices):

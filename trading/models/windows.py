@@ -56,6 +56,9 @@ class TradeWindow(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its trade confirmations were created (trading.services.confirmations): set once,
+    # for done windows, in the transaction that creates them.
+    confirmations_at = models.DateTimeField(null=True, blank=True)
     # Who abandoned it and why (status abandoned): its effects were reversed, never deleted.
     abandon_reason = models.TextField(blank=True)
     abandoned_by = models.ForeignKey(

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +27,25 @@ from trading.money import ZERO
 from trading.valuation import invested_values, market_changes
 from trading.views.common import window_of
 
-# --- sign up and the dashboard ---------------------------------------------------------------
+# --- log in, sign up and the dashboard -------------------------------------------------------
+
+# Who sees the Operations link and lands on /ops/: staff who may look at trade windows.
+OPERATIONS_PERMISSION = "trading.view_tradewindow"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login; staff who run the installation and hold no account of their own land
+    on the operations page instead of an empty dashboard (a ``next`` still wins)."""
+
+    def get_default_redirect_url(self) -> str:
+        user = self.request.user
+        if (
+            user.is_staff
+            and user.has_perm(OPERATIONS_PERMISSION)
+            and not Account.objects.for_user(user).investor().exists()
+        ):
+            return reverse("ops:index")
+        return super().get_default_redirect_url()
 
 
 @require_http_methods(["GET", "POST"])

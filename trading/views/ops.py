@@ -27,6 +27,7 @@ from trading.ops import (
     window_summary,
     worker_alive,
 )
+from trading.tasks import confirm_window
 from trading.window import CannotAbandon, abandon_window
 
 
@@ -90,6 +91,8 @@ def run_window_now(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("trading.change_tradewindow"):
         raise PermissionDenied
     outcome = run_adhoc_window()
+    if outcome.window_id is not None:
+        confirm_window(outcome.window_id)
     messages.add_message(request, outcome.level, outcome.message)
     return redirect("ops:index")
 
@@ -104,6 +107,7 @@ def retry_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
         messages.warning(request, f"Window {window.pk} is {window.status}: only a failed one.")
         return redirect("ops:index")
     outcome = retry_window(window.pk)
+    confirm_window(window.pk)
     messages.add_message(request, outcome.level, outcome.message)
     return redirect("ops:index")
 

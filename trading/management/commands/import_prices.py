@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading.prices import import_prices, parse_price_csv
+from trading.prices import import_prices, non_trading_day_warnings, parse_price_csv
 
 BAR_WIDTH = 40
 # Below this many rows the import is instant and a bar is just noise.
@@ -54,4 +54,6 @@ class Command(BaseCommand):
         if not options["no_progress"] and len(rows) >= BAR_THRESHOLD:
             progress = text_bar(sys.stderr)
         count = import_prices(rows, progress=progress)
+        for warning in non_trading_day_warnings(rows):
+            self.stderr.write(f"{name}: warning: {warning}")
         self.stdout.write(f"Imported {count} price(s) from {name}.")

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from trading.services import pay_due_dividends
+from trading.tasks import confirm_window
 from trading.window import open_adhoc_window, run_window
 
 
@@ -18,11 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Dividends due today first, as the daily job would have paid them: the window then
+        # invests them (auto-invest) instead of leaving them for the next one.
+        paid = pay_due_dividends()
         window = open_adhoc_window()
         try:
             report = run_window(window.pk, chunk_size=options["chunk_size"])
         except Exception as exc:
             raise CommandError(f"Window {window.pk} failed: {exc}") from exc
+        confirm_window(window.pk)
+        if paid:
+            report["dividends_paid_first"] = {str(pk): str(amount) for pk, amount in paid.items()}
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2, default=str))
             return
@@ -45,6 +53,8 @@ def describe(report: dict[str, Any]) -> str:
             f"  waiting for a price: {item['symbol']} ({item['orders']} order(s), "
             f"buy {item['buy']}, sell {item['sell']})"
         )
+    if report.get("dividends_paid_first"):
+        lines.append(f"  paid first: {len(report['dividends_paid_first'])} due dividend(s)")
     if report.get("late_seconds"):
         lines.append(f"  late by {report['late_seconds']} s")
     timings = report.get("timings", {})

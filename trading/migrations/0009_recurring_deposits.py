@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("pies", "0002_initial"),
-        ("trading", "0007_window_lifecycle"),
+        ("trading", "0008_confirmations_notify"),
     ]
 
     operations = [
