@@ -46,6 +46,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.lots",
             "trading.calendar",
             "trading.brokers",
+            "trading.returns",
+            "trading.chart",
         ),
     ),
     (
@@ -69,6 +71,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.books",
             "trading.access",
             "trading.ownership",
+            "trading.performance",
         ),
     ),
     (
