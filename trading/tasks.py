@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from trading.services import open_due_windows, pay_due_dividends, windows_to_run
+from trading.services.snapshots import take_due_snapshots
 from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
 
@@ -36,3 +37,9 @@ def run_window_task(window_id: int) -> dict:
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)
 def pay_dividends() -> dict[str, str]:
     return {str(pk): str(amount) for pk, amount in pay_due_dividends().items()}
+
+
+@shared_task(name="trading.tasks.take_snapshots", ignore_result=True)
+def take_snapshots() -> dict[str, int]:
+    # Claimed per day in the database: a duplicate run finds nothing left to take.
+    return {day.isoformat(): rows for day, rows in take_due_snapshots().items()}

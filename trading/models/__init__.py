@@ -33,6 +33,7 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+from trading.models.performance import Snapshot, SnapshotDay
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
@@ -74,6 +75,8 @@ __all__ = [
     "SecurityKind",
     "Session",
     "Side",
+    "Snapshot",
+    "SnapshotDay",
     "Term",
     "TradeWindow",
     "WindowAccount",
