@@ -31,6 +31,8 @@ API_MD_PATHS = {
     ("get", "/api/v1/accounts/{account_id}/lots/"),
     ("get", "/api/v1/accounts/{account_id}/realized-gains/"),
     ("get", "/api/v1/accounts/{account_id}/orders/"),
+    ("get", "/api/v1/accounts/{account_id}/performance/"),
+    ("get", "/api/v1/accounts/{account_id}/dividends/"),
     ("get", "/api/v1/trade-windows/next/"),
     ("post", "/api/v1/prices/"),
     ("post", "/api/v1/dividends/"),

@@ -11,6 +11,8 @@ from trading.models import Account, Intent, Price, Security, TradeWindow
 from trading.services import request_deposit, request_withdrawal
 from trading.window import open_adhoc_window, run_window
 
+MON, TUE, WED, THU, FRI = (date(2026, 3, d) for d in (2, 3, 4, 5, 6))
+
 
 def ny(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=MARKET_TZ)

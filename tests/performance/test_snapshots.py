@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from pies.services import open_account
-from tests.performance.helpers import close_price, investor_account, ny, window_on
+from tests.performance.helpers import FRI, MON, THU, TUE, WED, close_price, ny
 from tests.trading.engine_helpers import plain_user
 from trading.books import verify_books
 from trading.calendar import close_of
@@ -34,29 +34,7 @@ from trading.valuation import account_value
 
 pytestmark = pytest.mark.django_db
 
-MON, TUE, WED, THU, FRI = (date(2026, 3, d) for d in (2, 3, 4, 5, 6))
 D = Decimal
-
-
-@pytest.fixture
-def vti():
-    security = Security.objects.create(symbol="VTI", name="Total Stock Market")
-    for day, price in ((MON, "100.00"), (TUE, "110.00"), (WED, "99.00")):
-        close_price(security, day, price)
-    return security
-
-
-@pytest.fixture
-def history(vti):
-    """1,000 deposited Tuesday (10 shares at Monday's 100), 495 withdrawn Thursday (5 shares
-    at Wednesday's 99); closes 100, 110, 99, 100, 102."""
-    account = investor_account(plain_user("alice"), opened=MON)
-    window_on(TUE, (account, "deposit", "1000.00"))
-    window_on(THU, (account, "withdrawal", "495.00"))
-    close_price(vti, THU, "100.00")
-    close_price(vti, FRI, "102.00")
-    assert verify_books() == []
-    return account
 
 
 def rows(account: Account) -> list[tuple]:
