@@ -17,7 +17,7 @@ from trading.returns import Point
 
 WIDTH = 640
 HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28  # room for the money and date labels
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 12, 30  # room for the money and date labels
 MAX_DRAWN = 400  # points in a polyline: more than the pixels of a phone add nothing
 MAX_TABLE_ROWS = 70  # beyond this, the table keeps each month's last close
 TICKS = 4
@@ -62,8 +62,14 @@ def nice_step(span: Decimal, ticks: int = TICKS) -> Decimal:
 
 
 def money_label(amount: Decimal) -> str:
+    """Short axis labels ("$950", "$12.5k", "$1.25M"): they must fit a phone's width."""
     sign = "-" if amount < 0 else ""
     whole = abs(amount)
+    for size, suffix in ((Decimal(1_000_000), "M"), (Decimal(1_000), "k")):
+        if whole >= size:
+            unit = size if suffix == "M" else Decimal(1000)
+            scaled = (whole / unit).quantize(Decimal("0.01")).normalize()
+            return f"{sign}${scaled:f}{suffix}"
     if whole == whole.to_integral_value():
         return f"{sign}${whole:,.0f}"
     return f"{sign}${whole:,.2f}"

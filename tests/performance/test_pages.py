@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.performance.helpers import FRI, MON, WED, ny
-from trading.chart import nice_step, value_chart
+from trading.chart import money_label, nice_step, value_chart
 from trading.models import Dividend
 from trading.returns import Point
 from trading.services import pay_dividend
@@ -89,6 +89,12 @@ def test_the_dividend_page_and_csv(web, history):
 def test_the_chart_scales_to_nice_steps_and_keeps_the_last_point():
     assert nice_step(Decimal("1000")) == Decimal("250")
     assert nice_step(Decimal("37")) == Decimal("10")
+    assert [money_label(Decimal(v)) for v in ("950", "12500", "14000", "1250000")] == [
+        "$950",
+        "$12.5k",
+        "$14k",
+        "$1.25M",
+    ]
     points = [
         Point(FRI.replace(day=1) + (FRI - FRI), Decimal(100 + i), Decimal("100")) for i in range(1)
     ]
