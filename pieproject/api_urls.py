@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pies import api as pies_api
-from trading.api import history, intents, market, recurring, windows
+from trading.api import history, intents, market, performance, recurring, windows
 
 
 @extend_schema(exclude=True)
@@ -105,5 +105,15 @@ urlpatterns = [
         name="api-realized-gains",
     ),
     path("accounts/<int:account_id>/orders/", history.OrdersView.as_view(), name="api-orders"),
+    path(
+        "accounts/<int:account_id>/performance/",
+        performance.PerformanceView.as_view(),
+        name="api-performance",
+    ),
+    path(
+        "accounts/<int:account_id>/dividends/",
+        performance.AccountDividendsView.as_view(),
+        name="api-account-dividends",
+    ),
     re_path(r"^(?P<rest>.*)$", not_found, name="api-not-found"),
 ]

@@ -30,4 +30,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=12, minute=0),
         "options": {"expires": 3600},
     },
+    # Daily performance snapshots: every minute it takes the closed days whose inputs changed
+    # (nothing most minutes; trading.services.snapshots).
+    "performance-snapshots": {
+        "task": "trading.tasks.take_snapshots",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }

@@ -13,6 +13,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+<<<<<<< HEAD
 from trading.services import (
     create_due_deposits,
     open_due_windows,
@@ -20,6 +21,10 @@ from trading.services import (
     windows_to_run,
 )
 from trading.services.confirmations import queue_confirmations, send_confirmations
+=======
+from trading.services import open_due_windows, pay_due_dividends, windows_to_run
+from trading.services.snapshots import take_due_snapshots
+>>>>>>> performance
 from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
 
@@ -73,3 +78,9 @@ def send_confirmations_task(confirmation_ids: list[int]) -> dict[str, int]:
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)
 def pay_dividends() -> dict[str, str]:
     return {str(pk): str(amount) for pk, amount in pay_due_dividends().items()}
+
+
+@shared_task(name="trading.tasks.take_snapshots", ignore_result=True)
+def take_snapshots() -> dict[str, int]:
+    # Claimed per day in the database: a duplicate run finds nothing left to take.
+    return {day.isoformat(): rows for day, rows in take_due_snapshots().items()}

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.urls import path
 
+<<<<<<< HEAD
 from trading.views import accounts, history, intents, recurring
+=======
+from trading.views import accounts, history, intents, performance
+>>>>>>> performance
 
 urlpatterns = [
     path("", accounts.dashboard, name="dashboard"),
@@ -43,4 +47,11 @@ urlpatterns = [
     path("account/<int:pk>/lots/", history.lots, name="lots"),
     path("account/<int:pk>/realized-gains.csv", history.realized_gains_csv, name="gains_csv"),
     path("account/<int:pk>/settings/", accounts.account_settings, name="account_settings"),
+    path(
+        "account/<int:pk>/performance/",
+        performance.performance_chart,
+        name="performance_chart",
+    ),
+    path("account/<int:pk>/dividends/", performance.dividends, name="dividends"),
+    path("account/<int:pk>/dividends.csv", performance.dividends_csv, name="dividends_csv"),
 ]

@@ -36,6 +36,8 @@ API_MD_PATHS = {
     ("get", "/api/v1/accounts/{account_id}/recurring-deposits/{schedule_id}/"),
     ("patch", "/api/v1/accounts/{account_id}/recurring-deposits/{schedule_id}/"),
     ("delete", "/api/v1/accounts/{account_id}/recurring-deposits/{schedule_id}/"),
+    ("get", "/api/v1/accounts/{account_id}/performance/"),
+    ("get", "/api/v1/accounts/{account_id}/dividends/"),
     ("get", "/api/v1/trade-windows/next/"),
     ("post", "/api/v1/prices/"),
     ("post", "/api/v1/dividends/"),

@@ -46,7 +46,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.lots",
             "trading.calendar",
             "trading.brokers",
+<<<<<<< HEAD
             "trading.recurrence",
+=======
+            "trading.returns",
+            "trading.chart",
+>>>>>>> performance
         ),
     ),
     (
@@ -70,6 +75,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.books",
             "trading.access",
             "trading.ownership",
+            "trading.performance",
         ),
     ),
     (

@@ -33,6 +33,7 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
+<<<<<<< HEAD
 from trading.models.notifications import Confirmation
 from trading.models.recurring import (
     MAX_SCHEDULES,
@@ -41,6 +42,9 @@ from trading.models.recurring import (
     RecurringDeposit,
     RecurringDepositQuerySet,
 )
+=======
+from trading.models.performance import Snapshot, SnapshotDay
+>>>>>>> performance
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
@@ -88,6 +92,8 @@ __all__ = [
     "SecurityKind",
     "Session",
     "Side",
+    "Snapshot",
+    "SnapshotDay",
     "Term",
     "TradeWindow",
     "WindowAccount",
