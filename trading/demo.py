@@ -43,7 +43,6 @@ from trading.models import (
 from trading.money import PRICE_TICK
 from trading.ops import ensure_operations_group
 from trading.prices import PriceRow, import_prices
-<<<<<<< HEAD
 from trading.services import (
     create_schedule,
     pause_schedule,
@@ -51,10 +50,7 @@ from trading.services import (
     request_deposit,
     request_withdrawal,
 )
-=======
-from trading.services import pay_dividend, request_deposit, request_withdrawal
 from trading.services.snapshots import backfill_snapshots
->>>>>>> performance
 
 DEMO_PASSWORD = "pies-demo-123"
 DEMO_LOGINS = (("alice", DEMO_PASSWORD), ("bob", DEMO_PASSWORD))

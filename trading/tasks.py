@@ -13,7 +13,6 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-<<<<<<< HEAD
 from trading.services import (
     create_due_deposits,
     open_due_windows,
@@ -21,10 +20,7 @@ from trading.services import (
     windows_to_run,
 )
 from trading.services.confirmations import queue_confirmations, send_confirmations
-=======
-from trading.services import open_due_windows, pay_due_dividends, windows_to_run
 from trading.services.snapshots import take_due_snapshots
->>>>>>> performance
 from trading.services.windows import LAST_TICK_KEY
 from trading.window import run_window
 

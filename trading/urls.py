@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-<<<<<<< HEAD
-from trading.views import accounts, history, intents, recurring
-=======
-from trading.views import accounts, history, intents, performance
->>>>>>> performance
+from trading.views import accounts, history, intents, performance, recurring
 
 urlpatterns = [
     path("", accounts.dashboard, name="dashboard"),

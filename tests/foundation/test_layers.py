@@ -46,12 +46,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.lots",
             "trading.calendar",
             "trading.brokers",
-<<<<<<< HEAD
             "trading.recurrence",
-=======
             "trading.returns",
             "trading.chart",
->>>>>>> performance
         ),
     ),
     (

@@ -33,8 +33,8 @@ from trading.models.books import (
     Term,
 )
 from trading.models.intents import Intent, IntentKind, IntentQuerySet, IntentStatus
-<<<<<<< HEAD
 from trading.models.notifications import Confirmation
+from trading.models.performance import Snapshot, SnapshotDay
 from trading.models.recurring import (
     MAX_SCHEDULES,
     MIN_RECURRING,
@@ -42,9 +42,6 @@ from trading.models.recurring import (
     RecurringDeposit,
     RecurringDepositQuerySet,
 )
-=======
-from trading.models.performance import Snapshot, SnapshotDay
->>>>>>> performance
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
