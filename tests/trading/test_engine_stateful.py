@@ -78,7 +78,7 @@ D = Decimal
 ACCOUNTS = 3
 MAX_SLIPPAGE_BP = 50
 FULL = settings.default.max_examples >= 1000
-EXAMPLES = (4, 60)
+EXAMPLES = (4, 25)
 STEPS = (30, 40)
 SLIPPAGES = st.sampled_from([0, 10, 40, 50, -40, -50, 60, -60]) | st.integers(-80, 80)
 
