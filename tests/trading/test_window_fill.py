@@ -350,6 +350,39 @@ def test_a_withdrawal_that_sells_every_share_pays_what_they_raise_and_says_so(al
     assert verify_books() == []
 
 
+def test_a_withdrawal_of_what_is_left_after_one_selling_a_whole_position_is_not_refused(
+    alice, settings
+):
+    # Found writing the state machine's check of it: the first withdrawal sells XXX whole,
+    # which the plan counts at the limit price (497.50 for 500.00 at b = 50 bp); the second,
+    # of exactly what the API then offered (1,000.00), was refused by the window ("worth
+    # 997.50") at the very prices it was accepted at. It is taken, and paid from what the
+    # shares raise: in full here, the broker filling at w.
+    settings.PIES_MAX_SLIPPAGE_BP = 50
+    account, _ = build_account(
+        alice,
+        {
+            "slices": [
+                {"name": "AAA", "target_percent": "100", "value": "1000"},
+                {"name": "XXX", "target_percent": "0", "value": "500"},
+            ]
+        },
+    )
+    first = request_withdrawal(account=account, amount="500.00").intent
+    rest = available_to_withdraw(account=account)
+    assert rest == D("1000.00")
+    second = request_withdrawal(account=account, amount=str(rest)).intent
+
+    run_window(open_adhoc_window().pk)
+
+    for item, amount in ((first, "500.00"), (second, "1000.00")):
+        item.refresh_from_db()
+        assert (item.status, item.failure_reason) == ("done", "")
+        assert item.amount_paid == paid(item) == D(amount)
+    assert sum(p.quantity for p in Position.objects.filter(account=account)) == 0
+    assert verify_books() == []
+
+
 # --- lot ranking at the window price --------------------------------------------------------
 
 

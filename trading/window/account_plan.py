@@ -99,6 +99,9 @@ class AccountPlan:
         self.auto_invest = auto_invest
         self.root_id = root_id
         self.outcome = Outcome()
+        # What the account was worth when its first withdrawal was planned, less the fixed
+        # withdrawals planned since: the API's "available to withdraw" at the window's prices.
+        self.worth: Decimal | None = None
         self.children: dict[int, list[tuple[int, Leaf | int]]] = {}  # pie -> (target, leaf|pie)
         self.leaves: dict[str, Leaf] = {}
         self.by_slice: dict[int, Leaf] = {}
@@ -233,7 +236,12 @@ class AccountPlan:
             self.free = ZERO
             return True
         assert amount is not None
-        available = self.available()
+        if self.worth is None:
+            self.worth = self.available()
+        # An earlier withdrawal that sold a whole position counted it at the limit price, less
+        # than its value: what was accepted against the value at these prices still passes
+        # (and, if every share goes, is paid what they raise).
+        available = max(self.available(), self.worth)
         if amount > available:
             self.outcome.intents[intent_id] = (
                 "failed",
@@ -242,6 +250,7 @@ class AccountPlan:
                 False,
             )
             return False
+        self.worth = available - amount
         from_cash = min(amount, self.free)
         self.free -= from_cash
         need = amount - from_cash
