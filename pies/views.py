@@ -43,9 +43,14 @@ def search_securities(query: str) -> list[Security]:
 
 
 def _render_editor(
-    request: HtmxHttpRequest, account: Account, editor: PieEditor, *, status: int = 200
+    request: HtmxHttpRequest,
+    account: Account,
+    editor: PieEditor,
+    portfolio: PortfolioView,
+    *,
+    status: int = 200,
 ) -> HttpResponse:
-    editor.totals()
+    editor.prepare(portfolio)
     context = {
         "account": account,
         "editor": editor,
@@ -89,22 +94,22 @@ def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     if request.method == "GET":
-        return _render_editor(request, account, PieEditor.from_portfolio(portfolio))
+        return _render_editor(request, account, PieEditor.from_portfolio(portfolio), portfolio)
 
     editor, readable = _editor_from_request(request, portfolio)
     op = request.POST.get("op", "")
     if not readable:
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     if op != "save":
         editor.apply(op)
         _check(account, editor)
         _removal_previews(account, editor)
-        return _render_editor(request, account, editor)
+        return _render_editor(request, account, editor, portfolio)
 
     _check(account, editor)
     if editor.has_errors:
         _removal_previews(account, editor)
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     tree, paths = editor.tree()
     try:
         services.save_pie_tree(account=account, tree=tree, version=editor.version)
@@ -116,14 +121,14 @@ def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "check them, then save again to replace the other version."
         )
         editor.version = conflict.current_version
-        return _render_editor(request, account, editor, status=409)
+        return _render_editor(request, account, editor, portfolio, status=409)
     except AccountInWindow as busy:
         # Nothing saved, everything the user typed kept: saving again after the window works.
         editor.conflict = f"{busy.message} Your changes are still below; nothing was saved."
-        return _render_editor(request, account, editor, status=409)
+        return _render_editor(request, account, editor, portfolio, status=409)
     except services.PieValidationError as error:
         editor.apply_errors(error.errors, paths)
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     messages.success(request, "Pie saved. Trades happen at the next window.")
     return redirect_to(request, reverse("account_detail", args=[account.pk]))
 
@@ -137,12 +142,14 @@ def pie_validate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     editor, readable = _editor_from_request(request, portfolio)
     if readable:
         _check(account, editor)
+        _removal_previews(account, editor)
     if not request.htmx or not readable:
-        return _render_editor(request, account, editor)
+        return _render_editor(request, account, editor, portfolio)
     # Only the totals and messages, swapped out of band: the inputs the user is typing in
     # are never replaced, so no keystroke is lost to a late answer.
-    editor.totals()
-    return render(request, "pies/_validate.html", {"editor": editor, "rows": editor.ordered()})
+    editor.prepare(portfolio)
+    context = {"account": account, "editor": editor, "rows": editor.ordered()}
+    return render(request, "pies/_validate.html", context)
 
 
 @login_required
