@@ -63,7 +63,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     invested = invested_values(ids, now)
     changes = market_changes(ids, now)
     pending: dict[int, list[Intent]] = {}
-    for intent in Intent.objects.pending().filter(account_id__in=ids).order_by("created_at"):
+    rows = Intent.objects.pending().filter(account_id__in=ids)
+    related = rows.select_related("pie", "slice__security", "slice__child_pie")
+    for intent in related.order_by("created_at"):
         pending.setdefault(intent.account_id, []).append(intent)
     summaries = []
     for account in accounts:
@@ -118,7 +120,7 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
     pending = list(
         Intent.objects.pending()
         .filter(account=account)
-        .select_related("pie")
+        .select_related("pie", "slice__security", "slice__child_pie")
         .order_by("created_at")
     )
     context = {
