@@ -546,3 +546,24 @@ def import_pie(*, account: Account, data: Any, version: Any) -> Pie:
 
     tree = strip_ids({"name": data.get("name", "Portfolio"), "slices": data.get("slices", [])})
     return save_pie_tree(account=account, tree=tree, version=version)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def slices_an_import_would_sell(*, account: Account, data: Any, version: Any) -> list[int]:
+    """The held slices importing ``data`` would mark removing (sold at the next window): the
+    import itself, run and rolled back, so it matches exactly what the import would do.
+    Raises what ``import_pie`` raises."""
+    removing = Slice.objects.filter(pie__account=account, status=SliceStatus.REMOVING)
+    before = set(removing.values_list("id", flat=True))
+    found: list[int] = []
+    try:
+        with transaction.atomic():
+            import_pie(account=account, data=data, version=version)
+            found = list(removing.exclude(id__in=before).values_list("id", flat=True))
+            raise _DryRun
+    except _DryRun:
+        pass
+    return found

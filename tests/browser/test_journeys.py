@@ -57,7 +57,7 @@ def priced(make_security):
     }
 
 
-def test_sign_up_build_a_nested_pie_deposit_and_see_the_window_fill_it(
+def test_sign_up_build_a_first_pie_from_scratch_deposit_and_see_the_window_fill_it(
     page: Page, priced, screenshot_dir
 ):
     page.goto("/signup/")
@@ -72,12 +72,20 @@ def test_sign_up_build_a_nested_pie_deposit_and_see_the_window_fill_it(
 
     page.get_by_role("link", name="Edit pie").click()
     add_security(page, "VTI", to="Portfolio (top level)")
+    # The first slice gets the whole pie and the focus; the search starts again empty.
+    expect(page.get_by_label("Target % of VTI")).to_have_value("100.00")
+    expect(page.get_by_label("Target % of VTI")).to_be_focused()
+    expect(page.get_by_label("Search securities")).to_have_value("")
     page.get_by_label("Add to").select_option(label="Portfolio (top level)")
     page.get_by_role("button", name="Add sub-pie").click()
-    page.get_by_label("Sub-pie 1 name").fill("Bonds")
+    expect(page.get_by_label("Sub-pie name: new sub-pie 1")).to_be_focused()
+    page.get_by_label("Sub-pie name: new sub-pie 1").fill("Bonds")
     wait_for_htmx(page)  # the as-you-type answer renames the choice in "Add to" too
     add_security(page, "BND", to="Bonds")
+    expect(page.get_by_label("Target % of Bonds/BND")).to_have_value("100.00")
     add_security(page, "TIP", to="Bonds")
+    page.get_by_role("button", name="Split evenly in Bonds").click()
+    expect(page.get_by_label("Target % of Bonds/TIP")).to_have_value("50.00")
     page.get_by_label("Target % of VTI").fill("60")
     page.get_by_label("Target % of Bonds", exact=True).fill("40")
     page.get_by_label("Target % of Bonds/BND").fill("70")
