@@ -102,6 +102,7 @@ def test_every_investor_page_fits_a_390_px_phone(page: Page, dana, screenshot_di
     vti = page.locator("table.holdings tbody tr").first
     for label in ("Value", "Target", "Actual", "Drift"):
         cell = vti.locator(f'td[data-label="{label}"]')
+        cell.scroll_into_view_if_needed()
         expect(cell).to_be_in_viewport()
         box = cell.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
