@@ -136,6 +136,11 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
                 "actual_percent": s.actual_percent if pie.exact_value else None,
                 "target_percent": s.target_percent,
                 "drift_percent": s.drift_percent if pie.exact_value else None,
+                "colour": s.colour,
+                # A sub-pie's slice drills into it; a security's shows its activity.
+                "url": reverse("account_pie", args=[account.pk, s.child.id])
+                if s.child is not None
+                else f"{reverse('activity', args=[account.pk])}?security={s.symbol}",
             }
             for s in pie.slices
         ],
