@@ -93,6 +93,8 @@ def test_sign_up_build_a_first_pie_from_scratch_deposit_and_see_the_window_fill_
     page.get_by_label("Target % of Bonds/TIP").fill("30")
     wait_for_htmx(page)
     expect(page.locator("#root-total")).to_have_text("100.00%")
+    # The last as-you-type answer has cleared the problems the blank targets had.
+    expect(page.locator("#editor-summary")).to_have_text("", timeout=15_000)
     page.screenshot(path=str(screenshot_dir / "pie-editor.png"), full_page=True)
     page.get_by_role("button", name="Save pie").click()
     expect(page.get_by_text("Pie saved.")).to_be_visible()
