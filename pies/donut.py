@@ -28,6 +28,8 @@ PALETTE = (
     "#7F7F7F",
 )
 
+PALETTE_SIZE = len(PALETTE)  # the stylesheet has a .colour-N class for each
+
 CENTER = 100.0
 ACTUAL_OUTER, ACTUAL_INNER = 88.0, 62.0
 TARGET_OUTER, TARGET_INNER = 58.0, 50.0
@@ -40,12 +42,16 @@ class DonutSlice:
     actual_percent: Decimal | None
     target_percent: Decimal
     drift_percent: Decimal | None = None
+    colour: int | None = None  # the slice's own colour index (default: its position)
+    url: str = ""  # where the slice leads (a sub-pie's page)
 
 
 @dataclass(frozen=True)
 class Arc:
     label: str
     colour: str
+    colour_index: int
+    url: str
     actual_path: str
     target_path: str
     drift_path: str
@@ -108,6 +114,10 @@ def _field(item: Any, name: str) -> Any:
     return item[name] if isinstance(item, dict) else getattr(item, name)
 
 
+def _optional(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
 def build_donut(slices: Any) -> Donut:
     """Slices with ``label``, ``actual_percent`` (None before any value), ``target_percent``
     and ``drift_percent`` (dicts or objects), in the pie's order."""
@@ -127,10 +137,14 @@ def build_donut(slices: Any) -> Donut:
         drift = None if drift is None else Decimal(drift)
         actual_share = float(actual / total_actual) if has_value and actual else 0.0
         target_share = float(target / total_target) if total_target else 0.0
+        own = _optional(item, "colour")
+        colour_index = (index if own is None else int(own)) % PALETTE_SIZE
         arcs.append(
             Arc(
                 label=str(_field(item, "label")),
-                colour=PALETTE[index % len(PALETTE)],
+                colour=PALETTE[colour_index],
+                colour_index=colour_index,
+                url=str(_optional(item, "url") or ""),
                 actual_path=ring_segment(
                     actual_at, actual_at + actual_share, ACTUAL_OUTER, ACTUAL_INNER
                 ),

@@ -52,11 +52,15 @@ class Row:
     # Filled in while rendering and validating:
     depth: int = 2
     label: str = ""
+    path: str = ""  # sub-pies: their path from the portfolio pie ("Growth/Tech")
     errors: dict[str, list[str]] = field(default_factory=dict)
     total_bp: int | None = None
     holds_shares: bool = False
     removal_preview: Any = None
     number: int = 0  # sub-pies: their position among the sub-pies, for stable labels
+    move_choices: list[tuple[str, str]] = field(default_factory=list)
+    rebuys: Row | None = None  # a new row of the security this removed row sells
+    sold_by: Row | None = None  # on the new row: the removed row whose shares it buys back
 
     @property
     def is_pie(self) -> bool:
@@ -77,6 +81,14 @@ class Row:
     def will_be_sold(self) -> bool:
         """Removed (or set to 0) while holding shares: the next window sells it."""
         return self.holds_shares and (self.removed or self.target_bp == 0)
+
+    @property
+    def estimated_gain(self) -> Any:
+        """The gain selling this row would realise (None for a retirement account)."""
+        preview = self.removal_preview
+        if preview is None or not preview.taxable:
+            return None
+        return preview.short_term_gain + preview.long_term_gain
 
     @property
     def total_percent(self) -> str:
@@ -102,6 +114,8 @@ class PieEditor:
     query: str = ""
     root_total_bp: int = 0
     validated: bool = False
+    focus: str = ""  # the key of a row just added: its first input gets the focus
+    changed: bool = False  # differs from the stored pie (Cancel asks before discarding it)
 
     # --- building ------------------------------------------------------------------------
 
@@ -169,6 +183,7 @@ class PieEditor:
         for row in rows:
             if row.parent and (row.parent not in by_key or not by_key[row.parent].is_pie):
                 raise EditorDataError("A row's parent is missing.")
+        moved_back = _break_cycles(rows)
         editor = cls(
             account_id=portfolio.account.pk,
             version=version,
@@ -179,7 +194,12 @@ class PieEditor:
         )
         if editor.add_to and editor.add_to not in by_key:
             editor.add_to = ""
-        editor.ordered()  # raises on cycles
+        editor.ordered()
+        for row in moved_back:
+            editor.top_errors.append(
+                f"{row.label} cannot go inside itself or its own sub-pies: it is back at the "
+                "top level. Choose where it goes again."
+            )
         editor.annotate(portfolio)
         return editor
 
@@ -226,6 +246,7 @@ class PieEditor:
                     row.number = pie_number
                     shown = row.name.strip() or f"new sub-pie {pie_number}"
                     row.label = shown
+                    row.path = f"{path}{shown}"
                     walk(row.key, depth + 1, f"{path}{shown}/", removed or row.removed)
                 else:
                     row.label = f"{path}{row.symbol}"
@@ -271,6 +292,66 @@ class PieEditor:
 
         return {"name": self.name, "version": self.version, "slices": build("", "")}, paths
 
+    def signature(self) -> tuple[Any, ...]:
+        """What a save would store, independent of row keys and of how targets are typed."""
+        children = self.children()
+
+        def walk(parent: str) -> tuple[Any, ...]:
+            return tuple(
+                (
+                    row.slice_id,
+                    row.kind,
+                    row.symbol,
+                    row.name.strip(),
+                    row.target_bp if row.target_bp is not None else row.target,
+                    walk(row.key) if row.is_pie else (),
+                )
+                for row in children.get(parent, [])
+                if not row.removed
+            )
+
+        return (self.name.strip(), walk(""))
+
+    def prepare(self, portfolio: PortfolioView) -> None:
+        """What rendering needs beyond the rows: totals, move choices, buy-backs, and
+        whether anything differs from the stored pie."""
+        self.totals()
+        self.annotate_moves()
+        self.annotate_rebuys()
+        self.changed = self.signature() != PieEditor.from_portfolio(portfolio).signature()
+
+    def annotate_moves(self) -> None:
+        """Each row's "Move to" choices: every pie of the tree except the row itself and its
+        own sub-pies, and none that would nest pies deeper than MAX_DEPTH (product.md)."""
+        ordered = self.ordered()
+        children = self.children()
+        pies = [row for row in ordered if row.is_pie and not row.removed]
+
+        def height(row: Row) -> int:  # pie levels from ``row`` down, itself included
+            subs = [child for child in children.get(row.key, []) if child.is_pie]
+            return 1 + max((height(child) for child in subs), default=0)
+
+        top = ("", f"{self.name.strip() or 'Portfolio'} (top level)")
+        for row in ordered:
+            inside = self._subtree(row)
+            levels = height(row) if row.is_pie else 0
+            row.move_choices = [top] + [
+                (pie.key, pie.path)
+                for pie in pies
+                if pie.key not in inside and pie.depth + levels <= MAX_DEPTH
+            ]
+
+    def annotate_rebuys(self) -> None:
+        """A held security removed in one place and added in another is a sale and a buy:
+        pair them, so the editor can say so (and offer a move) before saving."""
+        sold = {row.symbol: row for row in self.rows if row.will_be_sold and not row.is_pie}
+        for row in self.rows:
+            row.rebuys = row.sold_by = None
+        for row in self.rows:
+            if row.is_new and not row.is_pie and not row.removed and row.symbol in sold:
+                row.sold_by = sold[row.symbol]
+                sold[row.symbol].rebuys = row
+
     # --- editing -------------------------------------------------------------------------
 
     def next_key(self) -> str:
@@ -293,11 +374,18 @@ class PieEditor:
         if action == "add-security":
             symbol = argument.strip().upper()[:12]
             if symbol:
-                self.rows.append(
-                    Row(key=self.next_key(), parent=parent, kind="security", symbol=symbol)
-                )
+                self._add(Row(key=self.next_key(), parent=parent, kind="security", symbol=symbol))
+                self.query = ""  # the search is done: the next one starts empty
         elif action == "add-pie":
-            self.rows.append(Row(key=self.next_key(), parent=parent, kind="pie"))
+            self._add(Row(key=self.next_key(), parent=parent, kind="pie"))
+        elif action == "split" and (argument == "" or argument in by_key):
+            self.split_evenly(argument)
+        elif action == "move" and argument in by_key:
+            # The new parent came with the form; the moved row goes last among its siblings.
+            self.rows.remove(by_key[argument])
+            self.rows.append(by_key[argument])
+        elif action == "move-instead" and argument in by_key:
+            self.move_instead(by_key[argument])
         elif action in ("remove", "restore") and argument in by_key:
             row = by_key[argument]
             if action == "remove" and row.is_new and not self._has_stored_descendant(row):
@@ -305,6 +393,48 @@ class PieEditor:
             else:
                 for key in self._subtree(row):
                     by_key[key].removed = action == "remove"
+
+    def _add(self, row: Row) -> None:
+        """A new row gets what its pie still lacks of 100% as its target, and the focus."""
+        taken = sum(
+            (sibling.target_bp or 0)
+            for sibling in self.rows
+            if sibling.parent == row.parent and not sibling.removed
+        )
+        if taken < HUNDRED_BP:
+            row.target = _percent(HUNDRED_BP - taken)
+        self.rows.append(row)
+        self.focus = row.key
+
+    def split_evenly(self, parent: str) -> None:
+        """Give the slices of one pie equal targets; the odd basis points go to the first."""
+        siblings = [row for row in self.rows if row.parent == parent and not row.removed]
+        if not siblings:
+            return
+        share, extra = divmod(HUNDRED_BP, len(siblings))
+        for index, row in enumerate(siblings):
+            row.target = _percent(share + (1 if index < extra else 0))
+
+    def move_instead(self, new: Row) -> None:
+        """Replace a new row that buys back a removed security by a move of the old slice:
+        the shares, lots and history stay, and nothing trades."""
+        old = next(
+            (
+                row
+                for row in self.rows
+                if row.removed
+                and row.slice_id is not None
+                and not row.is_pie
+                and row.symbol == new.symbol
+            ),
+            None,
+        )
+        if old is None or new.is_pie or not new.is_new:
+            return
+        old.removed, old.parent, old.target = False, new.parent, new.target
+        self.rows.remove(old)
+        self.rows[self.rows.index(new)] = old
+        self.focus = old.key
 
     def _subtree(self, row: Row) -> set[str]:
         children = self.children()
@@ -394,7 +524,31 @@ class PieEditor:
     def pie_choices(self) -> Iterator[tuple[str, str]]:
         yield "", f"{self.name or 'Portfolio'} (top level)"
         for row in self.pies():
-            yield row.key, row.label
+            yield row.key, row.path
+
+
+def _percent(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}"
+
+
+def _break_cycles(rows: list[Row]) -> list[Row]:
+    """Rows whose parents lead back to themselves (two moves into each other, posted at once
+    without JavaScript) go back to the top level; the editor says so."""
+    parent_of = {row.key: row.parent for row in rows}
+    by_key = {row.key: row for row in rows}
+    moved: list[Row] = []
+    for row in rows:
+        seen = {row.key}
+        key = parent_of[row.key]
+        while key:
+            if key in seen:
+                by_key[key].parent = ""
+                parent_of[key] = ""
+                moved.append(by_key[key])
+                break
+            seen.add(key)
+            key = parent_of[key]
+    return moved
 
 
 def result_in_order(children: dict[str, list[Row]], result: list[Row]) -> list[Row]:

@@ -59,6 +59,9 @@ class Slice(models.Model):
     )
     target_bp = models.PositiveIntegerField(help_text="Target in basis points of the parent pie.")
     order = models.PositiveIntegerField(default=0)
+    # The slice's colour in the donut and legend (an index into pies.donut.PALETTE): chosen
+    # when the slice is created and kept across edits and moves, so colours never shuffle.
+    colour = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(
         max_length=10, choices=SliceStatus.choices, default=SliceStatus.ACTIVE
     )

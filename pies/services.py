@@ -18,6 +18,7 @@ from django.db import transaction
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+from pies.donut import PALETTE_SIZE
 from pies.models import MAX_DEPTH, MAX_SECURITY_SLICES_PER_ACCOUNT, Pie, Slice, SliceStatus
 from trading.models import (
     USER_ACCOUNT_KINDS,
@@ -325,6 +326,7 @@ class _Applier:
         self.incoming = incoming or set()  # slice ids the new tree names (they stay live)
         self.errors: dict[str, list[str]] = {}
         self.used: set[int] = set()
+        self.created: list[Slice] = []
         self.quantities = dict(
             Position.objects.filter(slice_id__in=list(live)).values_list("slice_id", "quantity")
         )
@@ -402,6 +404,25 @@ class _Applier:
         self.errors.setdefault(f"{item.path}.symbol", []).append(message.format(symbol=symbol))
         return False
 
+    def colour_new_slices(self) -> None:
+        """Give each slice this save created the first palette colour its pie's other slices
+        (after the save: moves in, removals out) do not have, or the least used one."""
+        everyone = [*self.live.values(), *self.created]
+        coloured: set[int] = set()
+        for new in self.created:
+            taken = [
+                s.colour
+                for s in everyone
+                if s.pie_id == new.pie_id
+                and s.pk != new.pk
+                and s.status != SliceStatus.REMOVED
+                and (s.pk in self.live or s.pk in coloured)
+            ]
+            new.colour = min(range(PALETTE_SIZE), key=lambda i: (taken.count(i), i))
+            coloured.add(new.pk)
+            if new.colour:
+                Slice.objects.filter(pk=new.pk).update(colour=new.colour)
+
     def create(self, pie: Pie, item: WantedSlice, order: int) -> None:
         if item.target_bp == 0:
             return  # a new slice sent with target 0 is simply not added
@@ -410,10 +431,14 @@ class _Applier:
                 pie=pie, security=item.security, target_bp=item.target_bp, order=order
             )
             Position.objects.create(account=self.account, security=item.security, slice=new)
-            return
-        child = Pie.objects.create(account=self.account, name=item.pie_name)
-        Slice.objects.create(pie=pie, child_pie=child, target_bp=item.target_bp, order=order)
-        self.apply(child, item.children)
+        else:
+            child = Pie.objects.create(account=self.account, name=item.pie_name)
+            new = Slice.objects.create(
+                pie=pie, child_pie=child, target_bp=item.target_bp, order=order
+            )
+        self.created.append(new)
+        if new.child_pie is not None:
+            self.apply(new.child_pie, item.children)
 
     def holds_shares(self, slice_: Slice) -> bool:
         if slice_.child_pie_id is None:
@@ -499,6 +524,7 @@ def save_pie_tree(*, account: Account, tree: Any, version: Any) -> Pie:
     if applier.errors:
         raise PieValidationError(applier.errors)  # rolls back what was applied
     applier.retire_unmatched(root)
+    applier.colour_new_slices()
     root.name = name or root.name
     root.version += 1
     root.save(update_fields=["name", "version"])
@@ -546,3 +572,24 @@ def import_pie(*, account: Account, data: Any, version: Any) -> Pie:
 
     tree = strip_ids({"name": data.get("name", "Portfolio"), "slices": data.get("slices", [])})
     return save_pie_tree(account=account, tree=tree, version=version)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def slices_an_import_would_sell(*, account: Account, data: Any, version: Any) -> list[int]:
+    """The held slices importing ``data`` would mark removing (sold at the next window): the
+    import itself, run and rolled back, so it matches exactly what the import would do.
+    Raises what ``import_pie`` raises."""
+    removing = Slice.objects.filter(pie__account=account, status=SliceStatus.REMOVING)
+    before = set(removing.values_list("id", flat=True))
+    found: list[int] = []
+    try:
+        with transaction.atomic():
+            import_pie(account=account, data=data, version=version)
+            found = list(removing.exclude(id__in=before).values_list("id", flat=True))
+            raise _DryRun
+    except _DryRun:
+        pass
+    return found

@@ -38,6 +38,7 @@ class SliceView:
     order: int
     path: str
     name: str  # the symbol, or the sub-pie's name
+    colour: int = 0  # its donut colour (an index into pies.donut.PALETTE)
     security_id: int | None = None
     symbol: str | None = None
     security_name: str = ""
@@ -178,6 +179,7 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
             "target_bp",
             "status",
             "order",
+            "colour",
         )
     )
     positions = {
@@ -210,6 +212,7 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
             target_bp,
             status,
             order,
+            colour,
         ) in children_of.get(pie_id, []):
             if child_id is not None:
                 name = pies[child_id][0]
@@ -223,6 +226,7 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
                     order=order,
                     path=child_path,
                     name=name,
+                    colour=colour,
                     child=child,
                     exact_value=child.exact_value,
                     value=child.value,
@@ -242,6 +246,7 @@ def load_portfolio(account: Account, *, at: datetime | None = None) -> Portfolio
                     order=order,
                     path=f"{path}/{symbol}" if path else symbol,
                     name=symbol,
+                    colour=colour,
                     security_id=security_id,
                     symbol=symbol,
                     security_name=sec_name,

@@ -9,6 +9,8 @@ errors back into messages next to the inputs.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -25,8 +27,9 @@ from pies.forms import EditorDataError, PieEditor, PieImportForm
 from pies.tree import PortfolioView, load_portfolio
 from trading.access import get_account_for_user
 from trading.models import Account, Security
+from trading.money import ZERO
 from trading.ownership import AccountInWindow
-from trading.services import IntentError, preview_removal
+from trading.services import IntentError, Preview, preview_removal
 
 SEARCH_LIMIT = 10
 
@@ -43,9 +46,14 @@ def search_securities(query: str) -> list[Security]:
 
 
 def _render_editor(
-    request: HtmxHttpRequest, account: Account, editor: PieEditor, *, status: int = 200
+    request: HtmxHttpRequest,
+    account: Account,
+    editor: PieEditor,
+    portfolio: PortfolioView,
+    *,
+    status: int = 200,
 ) -> HttpResponse:
-    editor.totals()
+    editor.prepare(portfolio)
     context = {
         "account": account,
         "editor": editor,
@@ -89,22 +97,22 @@ def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     if request.method == "GET":
-        return _render_editor(request, account, PieEditor.from_portfolio(portfolio))
+        return _render_editor(request, account, PieEditor.from_portfolio(portfolio), portfolio)
 
     editor, readable = _editor_from_request(request, portfolio)
     op = request.POST.get("op", "")
     if not readable:
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     if op != "save":
         editor.apply(op)
         _check(account, editor)
         _removal_previews(account, editor)
-        return _render_editor(request, account, editor)
+        return _render_editor(request, account, editor, portfolio)
 
     _check(account, editor)
     if editor.has_errors:
         _removal_previews(account, editor)
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     tree, paths = editor.tree()
     try:
         services.save_pie_tree(account=account, tree=tree, version=editor.version)
@@ -116,14 +124,14 @@ def pie_editor(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "check them, then save again to replace the other version."
         )
         editor.version = conflict.current_version
-        return _render_editor(request, account, editor, status=409)
+        return _render_editor(request, account, editor, portfolio, status=409)
     except AccountInWindow as busy:
         # Nothing saved, everything the user typed kept: saving again after the window works.
         editor.conflict = f"{busy.message} Your changes are still below; nothing was saved."
-        return _render_editor(request, account, editor, status=409)
+        return _render_editor(request, account, editor, portfolio, status=409)
     except services.PieValidationError as error:
         editor.apply_errors(error.errors, paths)
-        return _render_editor(request, account, editor, status=400)
+        return _render_editor(request, account, editor, portfolio, status=400)
     messages.success(request, "Pie saved. Trades happen at the next window.")
     return redirect_to(request, reverse("account_detail", args=[account.pk]))
 
@@ -137,12 +145,14 @@ def pie_validate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     editor, readable = _editor_from_request(request, portfolio)
     if readable:
         _check(account, editor)
+        _removal_previews(account, editor)
     if not request.htmx or not readable:
-        return _render_editor(request, account, editor)
+        return _render_editor(request, account, editor, portfolio)
     # Only the totals and messages, swapped out of band: the inputs the user is typing in
     # are never replaced, so no keystroke is lost to a late answer.
-    editor.totals()
-    return render(request, "pies/_validate.html", {"editor": editor, "rows": editor.ordered()})
+    editor.prepare(portfolio)
+    context = {"account": account, "editor": editor, "rows": editor.ordered()}
+    return render(request, "pies/_validate.html", context)
 
 
 @login_required
@@ -167,24 +177,58 @@ def pie_export(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@dataclass(frozen=True)
+class ImportSale:
+    """A held security an import would sell at the next window, with its estimated tax."""
+
+    path: str
+    quantity: Decimal
+    preview: Preview | None
+
+
+def _import_sales(account: Account, slice_ids: list[int]) -> list[ImportSale]:
+    portfolio = load_portfolio(account)
+    sales = []
+    for view in portfolio.root.pies():
+        for slice_ in view.slices:
+            if slice_.id not in slice_ids:
+                continue
+            for leaf in slice_.leaves():  # a sub-pie that goes sells all it holds
+                if leaf.quantity <= 0:
+                    continue
+                try:
+                    preview: Preview | None = preview_removal(account=account, slice=leaf.id)
+                except IntentError:
+                    preview = None
+                sales.append(ImportSale(leaf.path, leaf.quantity, preview))
+    return sales
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Import the open pie format. An import that would sell held slices is queued only after
+    a confirm step with the sales and their estimated tax (like a rebalance)."""
     account = get_account_for_user(request, pk)
     portfolio = load_portfolio(account)
     form = PieImportForm(
         request.POST or None, request.FILES or None, initial={"version": portfolio.version}
     )
     status = 200
+    sales: list[ImportSale] = []
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            data, version = form.cleaned_data["parsed"], form.cleaned_data["version"]
+            confirmed = request.POST.get("confirmed") == "1"
             try:
-                services.import_pie(
-                    account=account,
-                    data=form.cleaned_data["parsed"],
-                    version=form.cleaned_data["version"],
-                )
+                if not confirmed:
+                    sold = services.slices_an_import_would_sell(
+                        account=account, data=data, version=version
+                    )
+                    sales = _import_sales(account, sold)
+                if not sales:
+                    services.import_pie(account=account, data=data, version=version)
             except services.StalePieVersion as conflict:
                 form.add_error(
                     None,
@@ -192,9 +236,9 @@ def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     f"version {conflict.current_version}). Nothing was imported: import again "
                     "to replace it.",
                 )
-                data = request.POST.copy()  # what the form was bound to
-                data["version"] = str(conflict.current_version)
-                form.data = data  # type: ignore[assignment]  # the bound data: see PieImportForm
+                bound = request.POST.copy()  # what the form was bound to
+                bound["version"] = str(conflict.current_version)
+                form.data = bound  # type: ignore[assignment]  # the bound data: see PieImportForm
                 status = 409
             except AccountInWindow as busy:
                 form.add_error(None, f"{busy.message} Nothing was imported.")
@@ -204,9 +248,22 @@ def pie_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     for problem in problems:
                         form.add_error(None, f"{_readable_key(key)}{problem}")
             else:
-                messages.success(request, "Pie imported. Trades happen at the next window.")
-                return redirect_to(request, reverse("account_detail", args=[account.pk]))
-    context: dict[str, Any] = {"account": account, "form": form}
+                if not sales:
+                    messages.success(request, "Pie imported. Trades happen at the next window.")
+                    return redirect_to(request, reverse("account_detail", args=[account.pk]))
+                status = 200
+    context: dict[str, Any] = {
+        "account": account,
+        "form": form,
+        "sales": sales,
+        "sales_json": json.dumps(form.cleaned_data.get("parsed")) if sales else "",
+        "short_term_gain": sum(
+            (s.preview.short_term_gain for s in sales if s.preview is not None), ZERO
+        ),
+        "long_term_gain": sum(
+            (s.preview.long_term_gain for s in sales if s.preview is not None), ZERO
+        ),
+    }
     return render_page(request, "pies/import.html", context, partial="import-form", status=status)
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from trading.models import (
     LedgerEntry,
     Lot,
     LotMethod,
+    Order,
     Price,
     Security,
     SecurityKind,
@@ -276,10 +277,27 @@ def run_past_window(at: datetime) -> TradeWindow:
     window.refresh_from_db()
     if window.status != "done":
         raise RuntimeError(f"demo window {window.pk} ended {window.status}: {window.error}")
+    backdate_window(window, at)
     # History, not news: no trade confirmations for the demo's past windows (the next window
     # on `make run` sends alice's and bob's, shown in the worker's log).
     TradeWindow.objects.filter(pk=window.pk).update(confirmations_at=window.finished_at)
     return window
+
+
+def backdate_window(window: TradeWindow, at: datetime) -> None:
+    """Put the window's ledger entries, orders and times at ``at``, when its history happened
+    (the engine stamps them with the seeding time). The ledger's append-only trigger lets
+    exactly this through, and only inside this transaction (migration 0011)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pies.backdating_demo', 'on', true)")
+        cursor.execute(
+            "UPDATE trading_ledgerentry SET created_at = %s WHERE window_id = %s", [at, window.pk]
+        )
+        cursor.execute("SELECT set_config('pies.backdating_demo', 'off', true)")
+    Order.objects.filter(window=window).update(created_at=at)
+    TradeWindow.objects.filter(pk=window.pk).update(
+        created_at=at, started_at=at, finished_at=at, heartbeat_at=at
+    )
 
 
 def pay_past_dividend(symbol: str, *, ex_date: date, pay_date: date, per_share: str) -> None:

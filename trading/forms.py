@@ -156,3 +156,39 @@ class RecurringDepositForm(forms.Form):
         day = self.cleaned_data.get("day")
         # A day left in the field while switching to weekly is ignored rather than refused.
         return day if self.data.get("frequency") == Frequency.MONTHLY else None
+
+
+class ActivityFilterForm(forms.Form):
+    """The activity page's filters (a GET form: bad values are ignored, never a 500)."""
+
+    KINDS = (
+        ("", "Everything"),
+        ("deposit", "Deposits"),
+        ("withdrawal", "Withdrawals"),
+        ("rebalance", "Rebalances"),
+        ("removal", "Slice removals"),
+        ("buy", "Buys"),
+        ("sell", "Sells"),
+        ("dividend", "Dividends"),
+    )
+    kind = forms.ChoiceField(choices=KINDS, required=False, label="Kind")
+    security = forms.ChoiceField(required=False, label="Security")
+    start = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, symbols: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["security"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Any security"), *((symbol, symbol) for symbol in symbols)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "Choose a date on or after the start.")
+        return cleaned

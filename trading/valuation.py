@@ -18,7 +18,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from trading.calendar import CalendarRangeError, WindowSlot, next_window_for, previous_close
-from trading.models import Account, Intent, IntentKind, Position
+from trading.models import Account, Intent, IntentKind, Order, OrderStatus, Position, Side
 from trading.money import ZERO, half_up_cents, sellable_value, withdrawable
 
 
@@ -155,24 +155,42 @@ def next_window_or_none(account: Account, value: Decimal, now: datetime) -> Wind
 
 
 def market_changes(account_ids: list[int], now: datetime) -> dict[int, Decimal]:
-    """Per account: what today's prices did to the shares held now, against the previous
-    close. Securities without a price at both times count as unchanged (a new listing is
-    not a gain), and cash flows are not market moves, so they are left out too."""
+    """Per account: what the market did, since the previous close, to the shares held at that
+    close (shares a window bought since then gained nothing of that move, and shares sold
+    since then were held through it). Securities without a price at both times count as
+    unchanged (a new listing is not a gain), and cash flows are not market moves."""
     try:
         before_at = previous_close(now)
     except CalendarRangeError:
         return {}
-    held = list(
-        Position.objects.filter(account_id__in=account_ids, quantity__gt=0).values_list(
-            "account_id", "security_id", "quantity"
+    # Per position, the shares filled since the close: bought (+) and sold (-).
+    since = {
+        position_id: (bought or ZERO) - (sold or ZERO)
+        for position_id, bought, sold in Order.objects.filter(
+            account_id__in=account_ids,
+            status=OrderStatus.FILLED,
+            window__scheduled_at__gt=before_at,
+            window__scheduled_at__lte=now,
         )
-    )
-    securities = {security_id for _, security_id, _ in held}
+        .values("position_id")
+        .annotate(
+            bought=Sum("quantity", filter=Q(side=Side.BUY)),
+            sold=Sum("quantity", filter=Q(side=Side.SELL)),
+        )
+        .values_list("position_id", "bought", "sold")
+    }
+    held = [
+        (account_id, security_id, quantity - since.get(position_id, ZERO))
+        for position_id, account_id, security_id, quantity in Position.objects.filter(
+            Q(quantity__gt=0) | Q(pk__in=list(since)), account_id__in=account_ids
+        ).values_list("id", "account_id", "security_id", "quantity")
+    ]
+    securities = {security_id for _, security_id, quantity in held if quantity > 0}
     now_prices = latest_prices(securities, now)
     then_prices = latest_prices(securities, before_at)
     changes: dict[int, Decimal] = {}
     for account_id, security_id, quantity in held:
-        if security_id in now_prices and security_id in then_prices:
+        if quantity > 0 and security_id in now_prices and security_id in then_prices:
             move = quantity * (now_prices[security_id][0] - then_prices[security_id][0])
             changes[account_id] = changes.get(account_id, ZERO) + move
     return {account_id: half_up_cents(change) for account_id, change in changes.items()}

@@ -133,3 +133,11 @@ def window_date(slot: Any) -> str:
         return f"{starts_at.astimezone(MARKET_TZ):%b} {starts_at.astimezone(MARKET_TZ).day}"
     except (AttributeError, ValueError):
         return ""
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context: Any, param: str, number: int) -> str:
+    """This page's query string with ``param`` set to ``number`` (the filters are kept)."""
+    query = context["request"].GET.copy()
+    query[param] = str(number)
+    return "?" + query.urlencode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -178,3 +178,21 @@ def test_a_ledger_row_cannot_be_updated_or_deleted(alice_account):
         )
     entry.refresh_from_db()
     assert entry.amount == Decimal("10.00")
+
+
+def test_only_the_demo_setting_lets_an_entry_move_earlier_and_nothing_else(alice_account):
+    entry = LedgerEntry.objects.create(
+        account=alice_account, amount=Decimal("10.00"), kind="deposit", reference="test"
+    )
+    earlier = entry.created_at - timedelta(days=300)
+    rows = LedgerEntry.objects.filter(pk=entry.pk)
+    assert refuses(lambda: rows.update(created_at=earlier))  # without the setting
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pies.backdating_demo', 'on', true)")
+    assert refuses(lambda: rows.update(amount=Decimal("99")))
+    assert refuses(lambda: rows.update(created_at=earlier, reference="other"))
+    assert refuses(lambda: rows.update(created_at=entry.created_at + timedelta(days=1)))
+    assert refuses(lambda: rows.delete())
+    assert not refuses(lambda: rows.update(created_at=earlier))
+    entry.refresh_from_db()
+    assert (entry.amount, entry.reference, entry.created_at) == (Decimal("10.00"), "test", earlier)

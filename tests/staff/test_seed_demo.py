@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from trading.demo import demo_fingerprint
 from trading.models import (
     Disposal,
     Dividend,
     Intent,
+    LedgerEntry,
     Lot,
     Price,
     RecurringDeposit,
@@ -24,6 +28,14 @@ def test_seed_demo_twice_leaves_the_same_data_and_balanced_books(capsys):
 
     call_command("seed_demo")
     first = demo_fingerprint()
+    # Each cash movement carries the time its history happened, not the seeding time: the
+    # last window of the demo ran 8 days ago (issue 14).
+    recent = timezone.now() - timedelta(days=7)
+    investors = LedgerEntry.objects.filter(account__owner__username__in=["alice", "bob"])
+    assert investors.filter(window__isnull=False).exists()
+    assert not investors.filter(created_at__gte=recent).exists()
+    for entry in investors.filter(window__isnull=False).select_related("window"):
+        assert entry.created_at == entry.window.started_at
     counts = {
         model.__name__: model.objects.count()
         for model in (

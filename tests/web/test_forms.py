@@ -156,10 +156,15 @@ def test_a_withdrawal_preview_of_too_much_says_so(alice_client, core_pie, htmx_h
     assert "You can withdraw at most 9,530.00." in html(response)
 
 
-def test_withdraw_everything_queues_one_withdrawal_of_all(alice_client, core_pie):
-    alice_client.post(
-        f"/account/{core_pie.pk}/withdraw/", {"withdraw_all": "on", "idempotency_key": key()}
-    )
+def test_withdraw_everything_asks_to_confirm_with_the_tax_then_queues_one_withdrawal_of_all(
+    alice_client, core_pie
+):
+    data = {"withdraw_all": "on", "idempotency_key": key()}
+    asked = alice_client.post(f"/account/{core_pie.pk}/withdraw/", data)
+    assert asked.status_code == 200
+    assert "Confirm: withdraw everything" in html(asked) and "Long-term gain" in html(asked)
+    assert not Intent.objects.filter(account=core_pie).exists()
+    alice_client.post(f"/account/{core_pie.pk}/withdraw/", {**data, "confirmed": "1"})
     intent = Intent.objects.get(account=core_pie)
     assert intent.withdraw_all and intent.amount is None
 

@@ -177,6 +177,10 @@ class LedgerEntry(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    # The security a trade's or a dividend's entry moved cash for, not a column: set on a page
+    # of entries by the activity page.
+    symbol: str
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
@@ -187,3 +191,11 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.reference})"
+
+    @property
+    def order_id(self) -> int | None:
+        """The order a trade's entry settles (its reference is "window:W:order:O")."""
+        parts = self.reference.split(":")
+        if len(parts) == 4 and parts[0] == "window" and parts[2] == "order" and parts[3].isdigit():
+            return int(parts[3])
+        return None

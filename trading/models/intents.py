@@ -110,3 +110,19 @@ class Intent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def description(self) -> str:
+        """What it is, naming what it acts on: "Slice removal of VTI", "Rebalance of Bonds".
+        (Load with ``select_related("pie", "slice__security", "slice__child_pie")``.)"""
+        text = self.get_kind_display()
+        if self.kind == IntentKind.REMOVAL and self.slice is not None:
+            target = self.slice.security or self.slice.child_pie
+            text += f" of {getattr(target, 'symbol', None) or target}"
+        elif self.kind == IntentKind.REBALANCE and self.pie is not None and not self.pie.is_root:
+            text += f" of {self.pie.name}"
+        if self.withdraw_all:
+            text += " (everything)"
+        if self.occurrence_date is not None:
+            text += f" (recurring, {self.occurrence_date:%b} {self.occurrence_date.day})"
+        return text

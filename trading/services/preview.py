@@ -74,6 +74,10 @@ class Preview:
     taxable: bool
     sold_on: date  # the trade date of the window that would run it
     missing_prices: list[str] = field(default_factory=list)
+    # The intents pending now that the preview counts, as the window will (deposits are
+    # credited first; earlier withdrawals are paid first): the page says so.
+    pending_deposits: Decimal = ZERO
+    pending_withdrawals: Decimal = ZERO
 
     @property
     def short_term_gain(self) -> Decimal:
@@ -115,6 +119,8 @@ def _build(
     view: PortfolioView,
     sells: dict[str, Decimal],
     buys: dict[str, Decimal],
+    pending_deposits: Decimal = ZERO,
+    pending_withdrawals: Decimal = ZERO,
 ) -> Preview:
     """Turn planned amounts per leaf path into orders, and the sells into lot consumptions."""
     leaves = {leaf_.path: leaf_ for leaf_ in view.leaves}
@@ -163,6 +169,8 @@ def _build(
         taxable=not account.is_retirement,
         sold_on=sold_on,
         missing_prices=view.missing_prices,
+        pending_deposits=pending_deposits,
+        pending_withdrawals=pending_withdrawals,
     )
 
 
@@ -201,20 +209,24 @@ def preview_rebalance(*, account: Account, pie: Pie | int | None = None) -> Prev
     if pie_id is not None and view.find_pie(int(pie_id)) is None:
         raise IntentError("pie", "Choose one of this account's pies.")
     is_root = pie_id is None or int(pie_id) == view.root.id
-    extra = ZERO
+    extra = deposits = withdrawals = ZERO
     if is_root and account.auto_invest:
-        extra = (
-            account.cash
-            + _pending_sum(account, IntentKind.DEPOSIT)
-            - _pending_sum(account, IntentKind.WITHDRAWAL)
-            - account.min_cash
-        )
+        deposits = _pending_sum(account, IntentKind.DEPOSIT)
+        withdrawals = _pending_sum(account, IntentKind.WITHDRAWAL)
+        extra = account.cash + deposits - withdrawals - account.min_cash
         extra = max(floor_cents(extra), ZERO)
     node = view.to_node(None if is_root or pie_id is None else int(pie_id))
     plan = rebalance(node, extra_cash=extra)
     sells = {path: -amount for path, amount in plan.orders.items() if amount < 0}
     buys = {path: amount for path, amount in plan.orders.items() if amount > 0}
-    return _build(account=account, view=view, sells=sells, buys=buys)
+    return _build(
+        account=account,
+        view=view,
+        sells=sells,
+        buys=buys,
+        pending_deposits=deposits,
+        pending_withdrawals=withdrawals,
+    )
 
 
 def preview_deposit(
@@ -234,9 +246,14 @@ def preview_deposit(
 def preview_withdrawal(
     *, account: Account, amount: object = None, withdraw_all: bool = False
 ) -> Preview:
-    """What a withdrawal of ``amount`` (or of everything) would sell: cash is used first, the
-    rest comes out of the most overweight slices (allocation.md, Selling)."""
+    """What the next window will sell for a withdrawal of ``amount`` (or of everything), with
+    the intents pending now, in the window's order: pending deposits are credited first, the
+    pending withdrawals are paid before this one, cash is used first, and the rest comes out
+    of the most overweight slices (allocation.md, Selling). What may be withdrawn never counts
+    the pending deposits (allocation.md, Notation): they can still be cancelled."""
     view = load_portfolio(account)
+    deposits = _pending_sum(account, IntentKind.DEPOSIT)
+    withdrawals = _pending_sum(account, IntentKind.WITHDRAWAL)
     if withdraw_all:
         to_raise = view.root.value + account.cash  # at least everything: sells every leaf
     else:
@@ -244,11 +261,18 @@ def preview_withdrawal(
         available = available_to_withdraw(account=account)
         if value > available:
             raise IntentError("amount", f"You can withdraw at most {available:,.2f}.")
-        to_raise = value - account.cash
+        to_raise = withdrawals + value - account.cash - deposits
     sells: dict[str, Decimal] = {}
     if to_raise > 0:
         sells = _split(allocate_sell(view.to_node(), to_raise, rule="withdrawal"))
-    return _build(account=account, view=view, sells=sells, buys={})
+    return _build(
+        account=account,
+        view=view,
+        sells=sells,
+        buys={},
+        pending_deposits=deposits,
+        pending_withdrawals=withdrawals,
+    )
 
 
 def _without(node: Node, ref: object) -> Node:

@@ -84,7 +84,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     invested = invested_values(ids, now)
     changes = market_changes(ids, now)
     pending: dict[int, list[Intent]] = {}
-    for intent in Intent.objects.pending().filter(account_id__in=ids).order_by("created_at"):
+    rows = Intent.objects.pending().filter(account_id__in=ids)
+    related = rows.select_related("pie", "slice__security", "slice__child_pie")
+    for intent in related.order_by("created_at"):
         pending.setdefault(intent.account_id, []).append(intent)
     recurring: dict[int, list[RecurringDeposit]] = {}
     for schedule in RecurringDeposit.objects.filter(account_id__in=ids):
@@ -143,7 +145,7 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
     pending = list(
         Intent.objects.pending()
         .filter(account=account)
-        .select_related("pie")
+        .select_related("pie", "slice__security", "slice__child_pie")
         .order_by("created_at")
     )
     context = {
@@ -160,6 +162,11 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
                 "actual_percent": s.actual_percent if pie.exact_value else None,
                 "target_percent": s.target_percent,
                 "drift_percent": s.drift_percent if pie.exact_value else None,
+                "colour": s.colour,
+                # A sub-pie's slice drills into it; a security's shows its activity.
+                "url": reverse("account_pie", args=[account.pk, s.child.id])
+                if s.child is not None
+                else f"{reverse('activity', args=[account.pk])}?security={s.symbol}",
             }
             for s in pie.slices
         ],

@@ -6,33 +6,140 @@ from __future__ import annotations
 import csv
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import ExtractYear
+from django.core.paginator import Paginator
+from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Concat, ExtractYear
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from pieproject.htmx import HtmxHttpRequest, render_page
 from trading.access import get_account_for_user
-from trading.models import Disposal, Intent, LedgerEntry, Lot, Order
+from trading.forms import ActivityFilterForm
+from trading.models import (
+    Account,
+    Disposal,
+    Intent,
+    IntentKind,
+    LedgerEntry,
+    Lot,
+    Order,
+    Security,
+)
 
 # --- activity, lots and gains ----------------------------------------------------------------
+
+
+PER_PAGE = 50
 
 
 @login_required
 @require_GET
 def activity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Requests, orders by window and cash movements, 50 per page each, filtered by kind,
+    security and dates (product.md, the web app: activity)."""
     account = get_account_for_user(request, pk)
-    intents = list(Intent.objects.filter(account=account).select_related("pie", "window")[:100])
-    orders = list(
-        Order.objects.filter(account=account)
-        .select_related("window", "security")
-        .order_by("-window__scheduled_at", "-window_id", "id")[:300]
+    symbols = list(
+        Security.objects.filter(positions__account=account)
+        .distinct()
+        .order_by("symbol")
+        .values_list("symbol", flat=True)
     )
-    flows = list(LedgerEntry.objects.filter(account=account).select_related("window")[:200])
-    context = {"account": account, "intents": intents, "orders": orders, "flows": flows}
+    form = ActivityFilterForm(request.GET or None, symbols=symbols)
+    wanted = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    flows = Paginator(_flows(account, wanted), PER_PAGE).get_page(request.GET.get("cash_page"))
+    _name_securities(list(flows))
+    context = {
+        "account": account,
+        "form": form,
+        "filtered": bool(wanted and any(wanted.values())),
+        "intents": Paginator(_intents(account, wanted), PER_PAGE).get_page(
+            request.GET.get("requests_page")
+        ),
+        "orders": Paginator(_orders(account, wanted), PER_PAGE).get_page(
+            request.GET.get("orders_page")
+        ),
+        "flows": flows,
+    }
     return render_page(request, "trading/activity.html", context, partial="activity-body")
+
+
+def _intents(account: Account, wanted: dict[str, Any]) -> QuerySet[Intent]:
+    rows = Intent.objects.filter(account=account).select_related(
+        "pie", "window", "slice__security", "slice__child_pie"
+    )
+    kind = wanted.get("kind")
+    if kind:
+        rows = rows.filter(kind=kind) if kind in IntentKind.values else rows.none()
+    if wanted.get("security"):
+        rows = rows.filter(slice__security__symbol=wanted["security"])
+    if wanted.get("start"):
+        rows = rows.filter(created_at__date__gte=wanted["start"])
+    if wanted.get("end"):
+        rows = rows.filter(created_at__date__lte=wanted["end"])
+    return rows.order_by("-created_at", "-id")
+
+
+def _orders(account: Account, wanted: dict[str, Any]) -> QuerySet[Order]:
+    rows = Order.objects.filter(account=account).select_related("window", "security")
+    kind = wanted.get("kind")
+    if kind in ("buy", "sell"):
+        rows = rows.filter(side=kind)
+    elif kind:
+        rows = rows.filter(reason=kind)  # the rule that planned it: deposit, rebalance, ...
+    if wanted.get("security"):
+        rows = rows.filter(security__symbol=wanted["security"])
+    if wanted.get("start"):
+        rows = rows.filter(window__trade_date__gte=wanted["start"])
+    if wanted.get("end"):
+        rows = rows.filter(window__trade_date__lte=wanted["end"])
+    return rows.order_by("-window__scheduled_at", "-window_id", "id")
+
+
+def _order_references(orders: QuerySet[Order]) -> QuerySet[Any]:
+    """The ledger references of these orders' trades ("window:W:order:O"), as a subquery."""
+    return orders.annotate(
+        ref=Concat(
+            Value("window:"), Cast("window_id", CharField()), Value(":order:"),
+            Cast("id", CharField()), output_field=CharField(),
+        )
+    ).values("ref")  # fmt: skip
+
+
+def _flows(account: Account, wanted: dict[str, Any]) -> QuerySet[LedgerEntry]:
+    rows = LedgerEntry.objects.filter(account=account).select_related(
+        "window", "intent", "dividend__security"
+    )
+    mine = Order.objects.filter(account=account)
+    kind = wanted.get("kind")
+    if kind in ("rebalance", "removal"):
+        rows = rows.filter(reference__in=_order_references(mine.filter(reason=kind)))
+    elif kind:
+        rows = rows.filter(kind=kind)
+    symbol = wanted.get("security")
+    if symbol:
+        trades = _order_references(mine.filter(security__symbol=symbol))
+        rows = rows.filter(Q(reference__in=trades) | Q(dividend__security__symbol=symbol))
+    if wanted.get("start"):
+        rows = rows.filter(created_at__date__gte=wanted["start"])
+    if wanted.get("end"):
+        rows = rows.filter(created_at__date__lte=wanted["end"])
+    return rows.order_by("-created_at", "-id")
+
+
+def _name_securities(entries: list[LedgerEntry]) -> None:
+    """Set ``symbol`` on each entry that moved cash for a security (one query a page)."""
+    order_ids = {entry.order_id for entry in entries if entry.order_id is not None}
+    symbols = dict(Order.objects.filter(pk__in=order_ids).values_list("id", "security__symbol"))
+    for entry in entries:
+        if entry.order_id is not None:
+            entry.symbol = symbols.get(entry.order_id, "")
+        elif entry.dividend is not None:
+            entry.symbol = entry.dividend.security.symbol
+        else:
+            entry.symbol = ""
 
 
 def _year(request: HttpRequest) -> int | None:

@@ -75,7 +75,17 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request, pk)
     form = WithdrawalForm(request.POST or None)
     status = 400 if request.method == "POST" else 200
-    if request.method == "POST" and form.is_valid():
+    # Withdrawing everything sells every holding: like a rebalance, it is queued only after
+    # a confirm step that shows the sales and the estimated tax.
+    confirming = False
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and form.cleaned_data["withdraw_all"]
+        and request.POST.get("confirmed") != "1"
+    ):
+        confirming, status = True, 200
+    elif request.method == "POST" and form.is_valid():
         try:
             result = services.request_withdrawal(
                 account=account,
@@ -115,6 +125,7 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "available": services.available_to_withdraw(account=account),
         "preview": preview,
         "preview_error": preview_error,
+        "confirming": confirming,
     }
     partial = "withdraw-form" if request.method == "POST" else "withdraw-preview"
     return render_page(request, "trading/withdraw.html", context, partial=partial, status=status)
