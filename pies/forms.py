@@ -11,7 +11,6 @@ maps the service's errors (keyed by JSON path) back to the rows.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,9 @@ from django import forms
 from pies.models import MAX_DEPTH
 from pies.services import parse_target
 from pies.tree import PieView, PortfolioView
-from trading.money import ZERO
+from trading.forms import WholeNumberField
+from trading.money import ZERO, parse_whole
+from trading.renderers import loads
 
 ROW_KEY = re.compile(r"^r\d{1,4}$")
 MAX_ROWS = 600  # generous: 100 securities plus sub-pies plus removed rows
@@ -158,7 +159,7 @@ class PieEditor:
         if len(set(keys)) != len(keys) or not all(ROW_KEY.match(k) for k in keys):
             raise EditorDataError("Malformed rows.")
         try:
-            version = int(str(data.get("version", "")).strip())
+            version = parse_whole(str(data.get("version", "")).strip(), digits=18)
         except ValueError:
             raise EditorDataError("Missing version.") from None
         rows = []
@@ -566,9 +567,10 @@ def _optional_id(raw: Any) -> int | None:
     text = str(raw or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
-        raise EditorDataError("Malformed id.")
-    return int(text)
+    try:
+        return parse_whole(text, digits=18)
+    except ValueError:
+        raise EditorDataError("Malformed id.") from None
 
 
 def _owner(key: str, paths: Mapping[str, Row]) -> tuple[Row | None, str]:
@@ -585,7 +587,7 @@ def _owner(key: str, paths: Mapping[str, Row]) -> tuple[Row | None, str]:
 class PieImportForm(forms.Form):
     """Import the open pie format (api.md): paste it or upload the file."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    version = WholeNumberField(widget=forms.HiddenInput, min_value=1)
     # A field named like BaseForm.data: the form's metaclass moves declared fields into
     # base_fields, so form.data is still the bound data at run time.
     data = forms.CharField(  # type: ignore[assignment]
@@ -615,7 +617,7 @@ class PieImportForm(forms.Form):
             self.add_error("data", "Paste the pie JSON or choose a file.")
             return cleaned
         try:
-            cleaned["parsed"] = json.loads(text)
+            cleaned["parsed"] = loads(text)
         except ValueError as error:
             field_name = "file" if upload is not None else "data"
             self.add_error(field_name, f"This is not valid JSON: {error}.")

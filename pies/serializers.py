@@ -9,15 +9,16 @@ that shape for the schema.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
 from pies.tree import PieView, PortfolioView, SliceView
 from trading.models import USER_ACCOUNT_KINDS, LotMethod, WindowPreference
+from trading.money import MAX_MIN_CASH
 from trading.serializers import (
     AmountField,
+    PercentField,
     money_out,
     object_id,
     percent_out,
@@ -25,7 +26,6 @@ from trading.serializers import (
     quantity_out,
 )
 
-MAX_MIN_CASH = Decimal("1000000000.00")
 ACCOUNT_KINDS = [(kind.value, kind.label) for kind in USER_ACCOUNT_KINDS]
 
 
@@ -114,7 +114,7 @@ class PieTreeOutput(serializers.Serializer):
 
 class SliceInput(serializers.Serializer):
     id = object_id(required=False, help_text="An existing slice (keeps its holdings).")
-    target_percent = serializers.CharField(help_text='e.g. "33.33"; 0 removes the slice.')
+    target_percent = PercentField(help_text='e.g. "33.33"; 0 removes the slice.')
     symbol = serializers.CharField(required=False, max_length=12)
 
 
@@ -134,7 +134,7 @@ class PieTreeInput(serializers.Serializer):
 
 
 class OpenPieSlice(serializers.Serializer):
-    target_percent = serializers.CharField()
+    target_percent = PercentField()
     symbol = serializers.CharField(required=False)
 
 

@@ -10,8 +10,7 @@ API returns them as field errors and the editor shows them next to the field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -30,6 +29,7 @@ from trading.models import (
     Position,
     Security,
 )
+from trading.money import parse_target_bp
 from trading.ownership import ensure_no_window
 
 PIE_FORMAT = "pies/1"
@@ -91,20 +91,9 @@ class WantedSlice:
 
 
 def parse_target(raw: Any) -> int:
-    """A target percentage ("33.33", 33.33 or 40) as basis points; ValueError when invalid."""
-    if isinstance(raw, bool) or raw is None:
-        raise ValueError("Enter a target percentage.")
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise ValueError("Enter the target as a number, like 33.33.") from None
-    if not value.is_finite() or "e" in str(raw).lower():
-        raise ValueError("Enter the target as a plain number, like 33.33.")
-    if cast(int, value.as_tuple().exponent) < -2:  # an int: the value is finite
-        raise ValueError("Use at most two decimals for a target.")
-    if value < 0 or value > 100:
-        raise ValueError("A target is between 0 and 100.")
-    return int(value * 100)
+    """A target percentage ("33.33", or a JSON number of that form) as basis points; a
+    ``ValueError`` (``trading.money.NumberError``) says what is wrong."""
+    return parse_target_bp(raw)
 
 
 def format_bp(bp: int) -> str:
@@ -158,7 +147,7 @@ class _Validator:
             self.error(f"{prefix}slices", "Expected a list of slices.")
             return []
         if depth > MAX_DEPTH:
-            self.error(f"{prefix}slices", f"Pies nest at most {MAX_DEPTH} levels deep.")
+            self.error(f"{prefix}slices", TOO_DEEP)
             return []
         wanted: list[WantedSlice] = []
         seen_symbols: dict[str, WantedSlice] = {}
@@ -299,10 +288,36 @@ def _validate(
     validator = _Validator(account, live)
     if not isinstance(tree, dict):
         return {"non_field_errors": ["Expected a pie object."]}, "", []
+    too_deep = _too_deep(tree)
+    if too_deep is not None:
+        # Checked before anything walks the tree: a tree 200 levels deep is refused, not
+        # recursed into.
+        return {too_deep: [TOO_DEEP]}, "", []
     validator.load_symbols(tree)
     name = validator.name(tree.get("name", "Portfolio"), "name")
     wanted = validator.pie(tree, "", 1)
+    if not wanted and not validator.errors:
+        validator.error("slices", "A pie needs at least one slice.")
     return validator.errors, name, wanted
+
+
+TOO_DEEP = f"Pies nest at most {MAX_DEPTH} levels deep."
+
+
+def _too_deep(tree: Any) -> str | None:
+    """The key ("slices.1.pie.slices") of the first pie nested past ``MAX_DEPTH`` levels (the
+    portfolio pie is level 1), found iteratively; None when the tree is within the limit."""
+    stack: list[tuple[Any, str, int]] = [(tree, "", 1)]
+    while stack:
+        node, prefix, depth = stack.pop()
+        if not isinstance(node, dict) or not isinstance(node.get("slices"), list):
+            continue
+        if depth > MAX_DEPTH:
+            return f"{prefix}slices"
+        for index, item in enumerate(node["slices"]):
+            if isinstance(item, dict):
+                stack.append((item.get("pie"), f"{prefix}slices.{index}.pie.", depth + 1))
+    return None
 
 
 # --- Applying a validated tree --------------------------------------------------------------
@@ -562,6 +577,9 @@ def import_pie(*, account: Account, data: Any, version: Any) -> Pie:
     """Import the open pie format: a save of the whole tree with the same rules."""
     if not isinstance(data, dict) or data.get("format") != PIE_FORMAT:
         raise PieValidationError({"format": [f'Expected "format": "{PIE_FORMAT}".']})
+    too_deep = _too_deep(data)
+    if too_deep is not None:  # before strip_ids walks it
+        raise PieValidationError({too_deep: [TOO_DEEP]})
 
     def strip_ids(node: Any) -> Any:
         if isinstance(node, dict):

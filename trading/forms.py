@@ -8,6 +8,7 @@ pending rebalance per pie) and the views put their ``IntentError`` next to the f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from trading.models import Account, Frequency
-from trading.money import MAX_DEPOSIT, ZERO, parse_amount
+from trading.money import MAX_DEPOSIT, MAX_MIN_CASH, parse_amount, parse_whole
 
 
 class SignupForm(UserCreationForm):
@@ -35,10 +36,15 @@ class SignupForm(UserCreationForm):
 
 
 class AmountField(forms.CharField):
-    """A money amount parsed exactly by ``trading.money.parse_amount`` (never a float)."""
+    """A money amount read by ``trading.money.parse_amount`` (exact, never a float), in its
+    friendly form: "$1,000.50", "1,000" and "$1000" are 1000.50, 1000 and 1000; anything else
+    the API refuses is refused here too."""
 
-    def __init__(self, *, maximum: Decimal | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, maximum: Decimal | None = None, allow_zero: bool = False, **kwargs: Any
+    ) -> None:
         self.maximum = maximum
+        self.allow_zero = allow_zero
         kwargs.setdefault("max_length", 40)
         kwargs.setdefault(
             "widget",
@@ -51,9 +57,43 @@ class AmountField(forms.CharField):
         if text in (None, ""):
             return None
         try:
-            return parse_amount(text, maximum=self.maximum)
+            return parse_amount(
+                text, maximum=self.maximum, allow_zero=self.allow_zero, friendly=True
+            )
         except ValueError as error:
             raise forms.ValidationError(str(error)) from None
+
+
+class NumberField(forms.CharField):
+    """A decimal read by one of ``trading.money``'s readers (``parse_price``...): the admin's
+    price and dividend forms, where Django's own DecimalField reads Arabic-Indic digits and "1_0"."""
+
+    def __init__(self, *, reader: Callable[[str], Decimal], **kwargs: Any) -> None:
+        self.reader = reader
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Decimal | None:
+        text = super().clean(value)
+        if text in (None, ""):
+            return None
+        try:
+            return self.reader(text)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class WholeNumberField(forms.IntegerField):
+    """An integer from plain ASCII digits (``trading.money.parse_whole``): Django's own
+    ``int()`` also reads "١٢" and "1_2"."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_whole(str(value))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 def new_idempotency_key() -> str:
@@ -96,15 +136,15 @@ class WithdrawalForm(IntentForm):
 
 
 class RebalanceForm(IntentForm):
-    pie = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    pie = WholeNumberField(widget=forms.HiddenInput, required=False)
 
 
 class AccountSettingsForm(forms.ModelForm):
-    min_cash = forms.CharField(
+    min_cash = AmountField(
         label="Minimum cash",
-        max_length=40,
+        allow_zero=True,
+        maximum=MAX_MIN_CASH,
         help_text="Cash kept uninvested when auto-invest runs.",
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
     class Meta:
@@ -117,15 +157,6 @@ class AccountSettingsForm(forms.ModelForm):
             "lot_method": "Lot method (which shares are sold first)",
             "notify": "Email me a trade confirmation after each window that trades",
         }
-
-    def clean_min_cash(self) -> Decimal:
-        text = str(self.cleaned_data["min_cash"]).strip()
-        if text in ("0", "0.0", "0.00"):
-            return ZERO
-        try:
-            return parse_amount(text, maximum=Decimal("9999999999999999.99"))
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
 
 
 class RecurringDepositForm(forms.Form):

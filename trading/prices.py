@@ -13,15 +13,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import IO, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from trading import money
 from trading.calendar import MARKET_TZ, CalendarRangeError, close_of, is_trading_day, market_date
 from trading.models import Security
-from trading.money import PRICE_DIGITS
 
 HEADER = ("symbol", "at", "price")
 MAX_ERRORS = 200  # past this, more messages help nobody; the file needs fixing anyway
@@ -29,9 +29,7 @@ MAX_WARNINGS = 20
 FUTURE = "a price cannot be dated in the future"
 BATCH_SIZE = 5000
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
-_MAX_INTEGER_DIGITS = PRICE_DIGITS[0] - PRICE_DIGITS[1]
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +44,9 @@ class PriceRow:
 def parse_at(raw: str) -> datetime:
     """A bare date is that day's close; a datetime without an offset is New York time."""
     text = raw.strip()
-    if _DATE_ONLY.match(text):
+    if not text.isascii():
+        raise ValueError(f"bad time {raw!r}: use ASCII digits")
+    if _DATE_ONLY.fullmatch(text):
         return close_of(date.fromisoformat(text))
     value = datetime.fromisoformat(text.replace(" ", "T", 1))
     if value.tzinfo is None:
@@ -56,23 +56,12 @@ def parse_at(raw: str) -> datetime:
 
 
 def parse_price(raw: str) -> Decimal:
-    text = raw.strip()
-    # Only plain decimals: "1e3", "NaN", "-5" and "1,234.00" are all mistakes in a price file.
-    if not _PLAIN_NUMBER.match(text):
-        raise ValueError(f"bad number {raw!r}")
+    """A price cell, read like every price (``trading.money.parse_price``): "1e3", "NaN",
+    "-5", "1,234.00" and non-ASCII digits are all mistakes in a price file."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"bad number {raw!r}") from None
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > PRICE_DIGITS[1]:
-        raise ValueError(f"bad number {raw!r}: at most {PRICE_DIGITS[1]} decimals")
-    if value <= 0:
-        raise ValueError(f"bad number {raw!r}: a price must be greater than zero")
-    if len(text.split(".")[0].lstrip("0")) > _MAX_INTEGER_DIGITS:
-        raise ValueError(f"bad number {raw!r}: too large")
-    return value
+        return money.parse_price(raw)
+    except ValueError as error:
+        raise ValueError(f"bad number {raw!r}: {error}") from None
 
 
 def _lines(source: str | bytes | IO[str] | IO[bytes]) -> Iterable[str]:

@@ -1,23 +1,33 @@
 """API serializers for the trading app: one input and one output serializer per endpoint.
 
 Output formats are the api.md conventions: money, quantities, prices and percentages are
-JSON strings with a fixed number of decimals. Inputs of money are parsed by
-``trading.money.parse_amount`` (exact decimals, never floats). Validation here is about the
-shape of a request; the rules of the product live in the services.
+JSON strings with a fixed number of decimals. Inputs of money, targets and prices are read by
+``trading.money`` (one strict reading, exact decimals, never floats). Validation here is about
+the shape of a request; the rules of the product live in the services.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from trading.models import SecurityKind
-from trading.money import MONEY_DIGITS, PRICE_DIGITS, QUANTITY_DIGITS, ZERO, parse_amount
-from trading.prices import parse_at, parse_price
+from trading.money import (
+    MONEY_DIGITS,
+    PRICE_DIGITS,
+    QUANTITY_DIGITS,
+    NumberError,
+    parse_amount,
+    parse_per_share,
+    parse_price,
+    parse_target_bp,
+    parse_whole,
+)
+from trading.prices import parse_at
 
 MAX_ID = 2**63 - 1  # bigint: a larger id in a body must be a 400, not a database error
 
@@ -50,23 +60,54 @@ def percent_out(**kwargs: Any) -> serializers.DecimalField:
 
 
 def object_id(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+    return WholeNumberField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 _AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
+_PERCENT_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,2})?$"
+_PRICE_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+_PER_SHARE_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
+
+
+def _number_schema(pattern: str, example: str, description: str) -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {"type": "string", "pattern": pattern, "example": example},
+            {"type": "number", "minimum": 0, "example": float(example)},
+        ],
+        "description": description,
+    }
+
+
+class StrictNumberField(serializers.Field):
+    """A decimal input read by ``trading.money`` (api.md, Conventions), from a string or a
+    JSON number (already a Decimal: ``DecimalJSONParser``). Subclasses say which reading."""
+
+    decimals = 2
+
+    def parse(self, data: Any) -> Decimal:
+        raise NotImplementedError
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            return self.parse(data)
+        except NumberError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Decimal) -> str:
+        return f"{value:.{self.decimals}f}"
 
 
 @extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "pattern": _AMOUNT_PATTERN, "example": "100.00"},
-            {"type": "number", "example": 100.0},
-        ],
-        "description": "A decimal amount with at most two decimals, as a string or a number.",
-    }
+    _number_schema(
+        _AMOUNT_PATTERN,
+        "100.00",
+        "A decimal amount: ASCII digits, at most 16 before the point and two after, as a "
+        "string or a number.",
+    )
 )
-class AmountField(serializers.Field):
-    """A money amount from a string or a JSON number (already a Decimal, see renderers)."""
+class AmountField(StrictNumberField):
+    """A money amount (``trading.money.parse_amount``): above zero, or zero or more."""
 
     def __init__(
         self, *, maximum: Decimal | None = None, allow_zero: bool = False, **kwargs: Any
@@ -75,32 +116,59 @@ class AmountField(serializers.Field):
         self.allow_zero = allow_zero
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, (dict, list)):
-            raise serializers.ValidationError("Enter an amount as a string or a number.")
-        if self.allow_zero and _is_plain_zero(data):
-            return ZERO.quantize(Decimal("0.01"))
-        try:
-            return parse_amount(data, maximum=self.maximum)
-        except ValueError as exc:
-            message = str(exc)
-            if self.allow_zero and "greater than zero" in message:
-                message = "Enter zero or more."
-            raise serializers.ValidationError(message) from None
-
-    def to_representation(self, value: Decimal) -> str:
-        return f"{value:.2f}"
+    def parse(self, data: Any) -> Decimal:
+        return parse_amount(data, maximum=self.maximum, allow_zero=self.allow_zero)
 
 
-def _is_plain_zero(data: Any) -> bool:
-    text = str(data).strip()
-    if isinstance(data, bool) or not text or "e" in text.lower() or len(text) > 40:
-        return False
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return False
-    return value.is_finite() and value == 0
+@extend_schema_field(
+    _number_schema(_PERCENT_PATTERN, "33.33", "A percentage, 0 to 100 with two decimals.")
+)
+class PercentField(StrictNumberField):
+    """A target percentage (``trading.money.parse_target_bp``), kept as its Decimal."""
+
+    def parse(self, data: Any) -> Decimal:
+        return Decimal(parse_target_bp(data)) / 100
+
+
+@extend_schema_field(
+    _number_schema(_PRICE_PATTERN, "412.1200", "A price above zero with up to 4 decimals.")
+)
+class PriceValueField(StrictNumberField):
+    """A price (``trading.money.parse_price``)."""
+
+    decimals = 4
+
+    def parse(self, data: Any) -> Decimal:
+        return parse_price(data)
+
+
+@extend_schema_field(
+    _number_schema(_PER_SHARE_PATTERN, "0.250000", "Cash per share above zero, 6 decimals.")
+)
+class PerShareField(StrictNumberField):
+    """A dividend per share: six decimals, eight digits before the point, above zero."""
+
+    decimals = 6
+
+    def parse(self, data: Any) -> Decimal:
+        return parse_per_share(data)
+
+
+@extend_schema_field({"type": "integer", "minimum": 0})
+class WholeNumberField(serializers.IntegerField):
+    """An integer input from a JSON integer or plain ASCII digits: DRF's own ``int()`` also
+    reads "١٢", " 12 " and "1_2"."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, int) and not isinstance(data, bool):
+            value = data
+        else:
+            try:
+                value = parse_whole(data if isinstance(data, str) else None)
+            except NumberError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        self.run_validators(value)
+        return value
 
 
 # --- error bodies (for the schema: every 4xx the API gives is documented) ---------------------
@@ -189,29 +257,6 @@ class SecurityInput(serializers.Serializer):
 
 @extend_schema_field(
     {
-        "oneOf": [
-            {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,4})?$", "example": "412.1200"},
-            {"type": "number", "example": 412.12},
-        ]
-    }
-)
-class PriceValueField(serializers.Field):
-    """A price with up to 4 decimals, from its decimal text (a JSON number is a Decimal)."""
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
-            raise serializers.ValidationError("Enter a price as a string or a number.")
-        try:
-            return parse_price(str(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc).capitalize() + ".") from None
-
-    def to_representation(self, value: Decimal) -> str:
-        return f"{value:.4f}"
-
-
-@extend_schema_field(
-    {
         "type": "string",
         "example": "2026-03-02T16:00:00-05:00",
         "description": "ISO datetime (without an offset: New York time) or a bare date "
@@ -258,9 +303,7 @@ class DividendInput(serializers.Serializer):
     symbol = serializers.CharField(max_length=12)
     ex_date = serializers.DateField()
     pay_date = serializers.DateField()
-    amount_per_share = serializers.DecimalField(
-        max_digits=14, decimal_places=6, min_value=Decimal("0.000001")
-    )
+    amount_per_share = PerShareField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["pay_date"] < attrs["ex_date"]:
@@ -395,7 +438,7 @@ class LotOutput(serializers.Serializer):
 
 
 class GainsQuery(serializers.Serializer):
-    year = serializers.IntegerField(
+    year = WholeNumberField(
         min_value=1900, max_value=9999, required=False, help_text="Default: every year."
     )
 

@@ -108,6 +108,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "*.management.*",
             "trading.demo",
             "pieproject.htmx",
+            "pieproject.middleware",
             "pieproject.api_errors",
             "pieproject.pagination",
             "pieproject.wsgi",

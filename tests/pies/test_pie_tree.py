@@ -116,7 +116,7 @@ def test_a_stale_version_is_refused_and_changes_nothing(alice_account, universe)
         (
             {"slices": [{"target_percent": "NaN", "symbol": "VTI"}]},
             "slices.0.target_percent",
-            "plain number",
+            "finite",
         ),
         (
             {"slices": [{"target_percent": "100", "symbol": "NOPE"}]},

@@ -157,7 +157,7 @@ def test_twenty_concurrent_requests_with_one_key_create_one_intent(make_user):
         ("1e3", "Enter the amount as a plain number, without an exponent."),
         ("0.001", "Use at most two decimals."),
         ("1000000.01", "Enter at most 1,000,000.00."),
-        ("abc", "Enter a valid amount."),
+        ("abc", "Enter the amount as a number, like 100.00."),
         ("", "Enter an amount."),
         (None, "Enter an amount."),
     ],

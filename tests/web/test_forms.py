@@ -14,7 +14,7 @@ from tests.web.test_access import editor_post
 from trading.models import Account, Intent, IntentKind, IntentStatus
 
 BAD_AMOUNTS = {
-    "abc": "Enter a valid amount.",
+    "abc": "Enter the amount as a number, like 100.00.",
     "NaN": "Enter a finite amount.",
     "Infinity": "Enter a finite amount.",
     "-5": "Enter an amount greater than zero.",
@@ -235,9 +235,9 @@ def test_a_started_intent_cannot_be_cancelled_and_says_why(alice_client, core_pi
 @pytest.mark.parametrize(
     "field,value,message",
     [
-        ("min_cash", "abc", "Enter a valid amount."),
+        ("min_cash", "abc", "Enter the amount as a number, like 100.00."),
         ("min_cash", "NaN", "Enter a finite amount."),
-        ("min_cash", "-5", "greater than zero"),
+        ("min_cash", "-5", "The amount must be zero or more."),
         ("min_cash", "1e5", "without an exponent"),
         ("min_cash", "0.001", "Use at most two decimals."),
         ("window_preference", "evening", "Select a valid choice."),
@@ -307,11 +307,11 @@ def save(client: Client, account: Account, data: dict):
         ("59", "Targets add up to 99.00%; they must add up to exactly 100%."),
         ("60.001", "Use at most two decimals for a target."),
         ("abc", "Enter the target as a number"),
-        ("NaN", "Enter the target as a plain number"),
+        ("NaN", "Enter a finite target."),
         ("1e1", "Enter the target as a plain number"),
         ("-60", "A target is between 0 and 100."),
         ("160", "A target is between 0 and 100."),
-        ("", "Enter the target as a number"),
+        ("", "Enter a target."),
     ],
 )
 def test_bad_targets_are_refused_next_to_the_field_and_save_nothing(

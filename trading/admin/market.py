@@ -15,8 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from trading import prices
+from trading import money, prices
 from trading.calendar import CalendarRangeError, is_trading_day, market_date
+from trading.forms import NumberField
 from trading.models import (
     Dividend,
     LedgerEntry,
@@ -84,6 +85,8 @@ class PriceImportForm(forms.Form):
 
 
 class PriceForm(forms.ModelForm):
+    price = NumberField(reader=money.parse_price, help_text="Up to 4 decimals, e.g. 412.1200.")
+
     class Meta:
         model = Price
         fields = ["security", "at", "price"]
@@ -171,8 +174,17 @@ class PriceAdmin(admin.ModelAdmin):
 # --- Dividends -------------------------------------------------------------------------------
 
 
+class DividendForm(forms.ModelForm):
+    amount_per_share = NumberField(reader=money.parse_per_share, help_text="Up to 6 decimals.")
+
+    class Meta:
+        model = Dividend
+        fields = ["security", "ex_date", "pay_date", "amount_per_share"]
+
+
 @admin.register(Dividend)
 class DividendAdmin(admin.ModelAdmin):
+    form = DividendForm
     list_display = ["security", "ex_date", "pay_date", "amount_per_share", "paid_at"]
     list_filter = ["pay_date", ("paid_at", admin.EmptyFieldListFilter)]
     list_select_related = ["security"]

@@ -28,6 +28,7 @@ from trading.models import (
     Order,
     Security,
 )
+from trading.money import parse_whole
 
 # --- activity, lots and gains ----------------------------------------------------------------
 
@@ -146,9 +147,13 @@ def _year(request: HttpRequest) -> int | None:
     raw = request.GET.get("year", "")
     if not raw:
         return None
-    if not raw.isdigit() or not 1900 <= int(raw) <= 2999:
+    try:
+        year = parse_whole(raw, digits=4, noun="year")
+    except ValueError:
+        raise Http404("No such year.") from None
+    if not 1900 <= year <= 2999:
         raise Http404("No such year.")
-    return int(raw)
+    return year
 
 
 @login_required

@@ -18,6 +18,7 @@ from trading import services
 from trading.access import get_account_for_user
 from trading.forms import DepositForm, RebalanceForm, WithdrawalForm
 from trading.models import Account, Intent
+from trading.money import parse_amount, parse_whole
 from trading.ownership import AccountInWindow
 from trading.views.common import form_error_for, queued, window_of, with_new_key
 
@@ -57,10 +58,19 @@ def deposit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render_page(request, "trading/deposit.html", context, partial=partial, status=status)
 
 
+def _typed(raw: str | None) -> str | Decimal | None:
+    """An amount typed in a form, read the friendly way ("$1,000.50") for the previews; when
+    it does not read, the service says why next to the field."""
+    try:
+        return parse_amount(raw, friendly=True) if raw else raw
+    except ValueError:
+        return raw
+
+
 def _deposit_plan(
     account: Account, portfolio: PortfolioView, request: HttpRequest
 ) -> list[tuple[str, Decimal]]:
-    raw = request.GET.get("amount") or request.POST.get("amount")
+    raw = _typed(request.GET.get("amount") or request.POST.get("amount"))
     if not raw:
         return []
     try:
@@ -106,7 +116,7 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return queued(request, account, result, "Withdrawal")
     portfolio = load_portfolio(account)
     preview, preview_error = None, ""
-    raw = request.GET.get("amount") or request.POST.get("amount")
+    raw = _typed(request.GET.get("amount") or request.POST.get("amount"))
     withdraw_all = bool(request.GET.get("withdraw_all") or request.POST.get("withdraw_all"))
     if raw or withdraw_all:
         try:
@@ -161,7 +171,7 @@ def rebalance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 return queued(request, account, result, "Rebalance")
     pie_raw = form.data.get("pie") if form.is_bound else request.GET.get("pie")
     try:
-        pie_id = int(pie_raw) if pie_raw else None
+        pie_id = parse_whole(pie_raw) if pie_raw else None
     except ValueError:
         raise Http404("No such pie.") from None
     portfolio = load_portfolio(account)
