@@ -97,7 +97,10 @@ class TradeWindowAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "can_run": self.has_change_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_run": self.has_run_window_permission(request),
+        }
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="Run time")
@@ -142,7 +145,7 @@ class TradeWindowAdmin(admin.ModelAdmin):
         )
 
     def run_now_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_change_permission(request):
+        if not self.has_run_window_permission(request):
             raise PermissionDenied
         outcome = run_adhoc_window()
         self.message_user(request, outcome.message, outcome.level)
@@ -152,7 +155,10 @@ class TradeWindowAdmin(admin.ModelAdmin):
             )
         return HttpResponseRedirect(reverse("admin:trading_tradewindow_changelist"))
 
-    @admin.action(description="Retry selected failed windows", permissions=["change"])
+    def has_run_window_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("trading.run_window")
+
+    @admin.action(description="Retry selected failed windows", permissions=["run_window"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[TradeWindow]) -> None:
         for window in queryset.order_by("scheduled_at"):
             if window.status != WindowStatus.FAILED:

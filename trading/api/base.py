@@ -98,16 +98,20 @@ class StaffOnly(permissions.IsAdminUser):
     """Staff endpoints: 401 without credentials, 403 for a signed-in investor."""
 
 
-def staff_with(perm: str) -> type[permissions.BasePermission]:
-    """Staff who also hold the Django permission ``perm`` ("trading.abandon_window"): 401
-    without credentials, 403 for anyone else, exactly as the admin decides."""
+class StaffPermissions(StaffOnly):
+    """Staff who hold every Django permission the view names for the request's method, in
+    ``staff_permissions = {"POST": ("trading.add_price", ...)}``: 401 without credentials,
+    403 for anyone else, exactly as the admin decides. ``is_staff`` alone gives nothing; a
+    method the view does not name is refused (a new method must say what it needs)."""
 
-    class StaffWithPermission(StaffOnly):
-        def has_permission(self, request: Request, view: APIView) -> bool:
-            return super().has_permission(request, view) and request.user.has_perm(perm)
-
-    StaffWithPermission.__name__ = f"StaffWith_{perm.replace('.', '_')}"
-    return StaffWithPermission
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        table: dict[str, tuple[str, ...]] = getattr(view, "staff_permissions", {})
+        if request.method == "OPTIONS":  # describing an endpoint: any of its rights will do
+            return any(request.user.has_perms(needed) for needed in table.values())
+        needed = table.get("GET" if request.method == "HEAD" else str(request.method))
+        return needed is not None and request.user.has_perms(needed)
 
 
 def account_for(request: Request, pk: int) -> Account:

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import serializers as s
-from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffOnly, body, staff_with
+from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffPermissions, body
 from trading.calendar import next_window
 from trading.models import (
     BlockOrder,
@@ -58,7 +58,8 @@ def windows_with_counts() -> QuerySet[TradeWindow]:
 
 
 class TradeWindowsView(PiesListView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"GET": ("trading.view_tradewindow",)}
     serializer_class = s.TradeWindowOutput
 
     def get_queryset(self) -> QuerySet[TradeWindow]:
@@ -73,7 +74,8 @@ class TradeWindowsView(PiesListView):
 
 
 class RunWindowView(PiesAPIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.run_window",)}
 
     @extend_schema(
         request=None,
@@ -107,7 +109,8 @@ WINDOW_ID = OpenApiParameter("window_id", int, OpenApiParameter.PATH, descriptio
 
 
 class RetryWindowView(PiesAPIView):
-    permission_classes = [staff_with("trading.run_window")]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.run_window",)}
 
     @extend_schema(
         parameters=[WINDOW_ID],
@@ -134,7 +137,8 @@ class RetryWindowView(PiesAPIView):
 
 
 class AbandonWindowView(PiesAPIView):
-    permission_classes = [staff_with("trading.abandon_window")]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.abandon_window",)}
 
     @extend_schema(
         parameters=[WINDOW_ID],
