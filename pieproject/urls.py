@@ -3,6 +3,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+handler400 = "pieproject.api_errors.bad_request"
+handler403 = "pieproject.api_errors.permission_denied"
+handler404 = "pieproject.api_errors.page_not_found"
+handler500 = "pieproject.api_errors.server_error"
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")

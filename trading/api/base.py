@@ -17,6 +17,7 @@ from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from pieproject.api_errors import refuse_oversized_body
 from trading import serializers as s
 from trading.access import get_account_for_user
 from trading.models import Account
@@ -73,6 +74,7 @@ class _Inputs(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        refuse_oversized_body(request)
         params = request.query_params
         if contains_nul([*params.keys(), *(v for key in params for v in params.getlist(key))]):
             raise exceptions.ParseError(NUL_MESSAGE)
@@ -108,6 +110,8 @@ class StaffPermissions(StaffOnly):
         if not super().has_permission(request, view):
             return False
         table: dict[str, tuple[str, ...]] = getattr(view, "staff_permissions", {})
+        if not hasattr(view, str(request.method).lower()):
+            return True  # a method the view does not take: its 405, not a 403
         if request.method == "OPTIONS":  # describing an endpoint: any of its rights will do
             return any(request.user.has_perms(needed) for needed in table.values())
         needed = table.get("GET" if request.method == "HEAD" else str(request.method))
