@@ -131,6 +131,10 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the header is
+# ignored). The lockout's address is the client the outermost trusted proxy saw.
+PIES_TRUSTED_PROXIES = env_int("PIES_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+AXES_CLIENT_IP_CALLABLE = "pieproject.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 

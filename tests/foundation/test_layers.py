@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pieproject.celery",
             "pieproject.testenv",
             "pieproject.devservers",
+            "pieproject.clientip",
         ),
     ),
     (

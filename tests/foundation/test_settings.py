@@ -216,6 +216,9 @@ BAD = [
     ("PIES_MAX_SLIPPAGE_BP", "1.5", "PIES_MAX_SLIPPAGE_BP='1.5' is not an integer"),
     ("PIES_WINDOW_STALL_SECONDS", "9", "PIES_WINDOW_STALL_SECONDS='9' must be at least 10"),
     ("PIES_WINDOW_MAX_ATTEMPTS", "0", "PIES_WINDOW_MAX_ATTEMPTS='0' must be at least 1"),
+    ("PIES_TRUSTED_PROXIES", "-1", "PIES_TRUSTED_PROXIES='-1' must be at least 0"),
+    ("PIES_TRUSTED_PROXIES", "11", "PIES_TRUSTED_PROXIES='11' must be at most 10"),
+    ("PIES_TRUSTED_PROXIES", "one", "PIES_TRUSTED_PROXIES='one' is not an integer"),
     ("LOG_LEVEL", "verbose", "LOG_LEVEL='verbose' must be one of DEBUG, INFO, WARNING"),
 ]
 # Read as free text: any value is a value (the mail server, a host list, a database name).
