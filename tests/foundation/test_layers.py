@@ -106,6 +106,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "trading.demo",
             "pieproject.htmx",
             "pieproject.api_errors",
+            "pieproject.headers",
             "pieproject.pagination",
             "pieproject.wsgi",
         ),

@@ -52,6 +52,9 @@ RAW_FIELDS = ("report", "timings", "progress")
 
 @admin.register(TradeWindow)
 class TradeWindowAdmin(admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin.css"]}  # its tables' styles: no inline style (CSP)
+
     list_display = [
         "id",
         "trade_date",
@@ -124,12 +127,12 @@ class TradeWindowAdmin(admin.ModelAdmin):
         summary = window_summary(obj)
         phases = format_html_join(
             "",
-            '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
+            '<tr><td>{}</td><td class="pies-numeric">{}</td></tr>',
             ((name, f"{seconds:.3f} s") for name, seconds in summary.phases),
         )
         counts = format_html_join(
             "",
-            '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
+            '<tr><td>{}</td><td class="pies-numeric">{}</td></tr>',
             summary.figures,
         )
         skipped = format_html_join(
