@@ -30,7 +30,11 @@ DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
 # Outside DEBUG, at least 50 characters: the length Django's deploy check asks for (W009).
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None, min_length=None if DEBUG else 50)
-if not DEBUG and SECRET_KEY == _DEV_SECRET:
+if not DEBUG and (
+    SECRET_KEY == _DEV_SECRET
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(set(SECRET_KEY)) < 5  # Django's deploy check (W009) asks for 5 distinct characters
+):
     raise ConfigError("SECRET_KEY must be set to a secret value when DEBUG is off.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
