@@ -33,6 +33,10 @@ def bob_api(bob) -> APIClient:
 
 @pytest.fixture
 def staff_api(staff_user) -> APIClient:
+    """Staff in the Operations group: ``is_staff`` alone gives nothing in the API."""
+    from trading.ops import ensure_operations_group
+
+    staff_user.groups.add(ensure_operations_group())
     return client_for(staff_user)
 
 

@@ -41,7 +41,9 @@ def leaf_symbols(node: dict) -> list[str]:
 def test_first_deposit_nested_through_the_api_only(make_user, capsys):
     case = scenario("first-deposit-nested")
     make_user("ivy")
-    make_user("sam", is_staff=True)
+    from trading.ops import ensure_operations_group
+
+    make_user("sam", is_staff=True).groups.add(ensure_operations_group())
 
     def signed_in(username: str) -> APIClient:
         client = APIClient()

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pieproject.celery",
             "pieproject.testenv",
             "pieproject.devservers",
+            "pieproject.clientip",
         ),
     ),
     (
@@ -110,6 +111,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pieproject.htmx",
             "pieproject.middleware",
             "pieproject.api_errors",
+            "pieproject.headers",
             "pieproject.pagination",
             "pieproject.wsgi",
         ),

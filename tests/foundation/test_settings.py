@@ -223,6 +223,9 @@ BAD = [
         "PIES_CONFIRMATION_RETRY_SECONDS=660 must be greater than CELERY_TASK_TIME_LIMIT=660",
     ),
     ("PIES_CONFIRMATION_MAX_ATTEMPTS", "x", "PIES_CONFIRMATION_MAX_ATTEMPTS='x' is not an integer"),
+    ("PIES_TRUSTED_PROXIES", "-1", "PIES_TRUSTED_PROXIES='-1' must be at least 0"),
+    ("PIES_TRUSTED_PROXIES", "11", "PIES_TRUSTED_PROXIES='11' must be at most 10"),
+    ("PIES_TRUSTED_PROXIES", "one", "PIES_TRUSTED_PROXIES='one' is not an integer"),
     ("LOG_LEVEL", "verbose", "LOG_LEVEL='verbose' must be one of DEBUG, INFO, WARNING"),
 ]
 # Read as free text: any value is a value (the mail server, a host list, a database name).

@@ -97,9 +97,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from pies.services import open_account, save_pie_tree
 from trading.models import Price, Security
+from trading.ops import ensure_operations_group
 from trading.services import request_deposit
 
 user = get_user_model().objects.create_user("fuzz", password="fuzz-password-1", is_staff=True)
+user.groups.add(ensure_operations_group())  # is_staff alone gives nothing in the API
 token = Token.objects.create(user=user)
 at = timezone.now() - timezone.timedelta(minutes=5)
 for symbol, price in [("VTI", "250.12"), ("VXUS", "61.30"), ("BND", "72.45"), ("TIP", "108.90")]:

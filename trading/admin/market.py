@@ -185,6 +185,10 @@ class DividendForm(forms.ModelForm):
 @admin.register(Dividend)
 class DividendAdmin(admin.ModelAdmin):
     form = DividendForm
+
+    class Media:
+        css = {"all": ["css/admin.css"]}  # its tables' styles: no inline style (CSP)
+
     list_display = ["security", "ex_date", "pay_date", "amount_per_share", "paid_at"]
     list_filter = ["pay_date", ("paid_at", admin.EmptyFieldListFilter)]
     list_select_related = ["security"]
@@ -232,14 +236,14 @@ class DividendAdmin(admin.ModelAdmin):
         ).aggregate(total=Sum("amount"))["total"]
         body = format_html_join(
             "",
-            '<tr><td><a href="{}">{} · {}</a></td><td style="text-align:right">{}</td></tr>',
+            '<tr><td><a href="{}">{} · {}</a></td><td class="pies-numeric">{}</td></tr>',
             rows,
         )
         return format_html(
             "<table><thead><tr><th>Account</th><th>Amount</th></tr></thead>"
             "<tbody>{}</tbody><tfoot><tr><th>{} account(s)</th>"
-            '<th style="text-align:right">{}</th></tr>'
-            '<tr><td>House residue</td><td style="text-align:right">{}</td></tr></tfoot></table>',
+            '<th class="pies-numeric">{}</th></tr>'
+            '<tr><td>House residue</td><td class="pies-numeric">{}</td></tr></tfoot></table>',
             body,
             len(rows),
             total,

@@ -17,6 +17,7 @@ from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from pieproject.api_errors import refuse_oversized_body
 from trading import serializers as s
 from trading.access import get_account_for_user
 from trading.models import Account
@@ -73,6 +74,7 @@ class _Inputs(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        refuse_oversized_body(request)
         params = request.query_params
         if contains_nul([*params.keys(), *(v for key in params for v in params.getlist(key))]):
             raise exceptions.ParseError(NUL_MESSAGE)
@@ -98,16 +100,22 @@ class StaffOnly(permissions.IsAdminUser):
     """Staff endpoints: 401 without credentials, 403 for a signed-in investor."""
 
 
-def staff_with(perm: str) -> type[permissions.BasePermission]:
-    """Staff who also hold the Django permission ``perm`` ("trading.abandon_window"): 401
-    without credentials, 403 for anyone else, exactly as the admin decides."""
+class StaffPermissions(StaffOnly):
+    """Staff who hold every Django permission the view names for the request's method, in
+    ``staff_permissions = {"POST": ("trading.add_price", ...)}``: 401 without credentials,
+    403 for anyone else, exactly as the admin decides. ``is_staff`` alone gives nothing; a
+    method the view does not name is refused (a new method must say what it needs)."""
 
-    class StaffWithPermission(StaffOnly):
-        def has_permission(self, request: Request, view: APIView) -> bool:
-            return super().has_permission(request, view) and request.user.has_perm(perm)
-
-    StaffWithPermission.__name__ = f"StaffWith_{perm.replace('.', '_')}"
-    return StaffWithPermission
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        table: dict[str, tuple[str, ...]] = getattr(view, "staff_permissions", {})
+        if not hasattr(view, str(request.method).lower()):
+            return True  # a method the view does not take: its 405, not a 403
+        if request.method == "OPTIONS":  # describing an endpoint: any of its rights will do
+            return any(request.user.has_perms(needed) for needed in table.values())
+        needed = table.get("GET" if request.method == "HEAD" else str(request.method))
+        return needed is not None and request.user.has_perms(needed)
 
 
 def account_for(request: Request, pk: int) -> Account:

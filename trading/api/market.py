@@ -19,7 +19,7 @@ from trading import serializers as s
 from trading.api.base import (
     PiesAPIView,
     PiesListView,
-    StaffOnly,
+    StaffPermissions,
     body,
     flat_errors,
 )
@@ -68,9 +68,11 @@ class TokenView(PiesAPIView):
 
 
 class SecuritiesView(PiesListView):
+    staff_permissions = {"POST": ("trading.add_security",)}
+
     def get_permissions(self) -> Sequence[_SupportsHasPermission]:
         if self.request.method == "POST":
-            return [StaffOnly()]
+            return [StaffPermissions()]
         return super().get_permissions()
 
     def get_queryset(self) -> QuerySet[Security]:
@@ -126,7 +128,9 @@ class SecuritiesView(PiesListView):
 
 
 class PricesView(PiesAPIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    # An upsert: it adds new prices and corrects existing ones.
+    staff_permissions = {"POST": ("trading.add_price", "trading.change_price")}
 
     @extend_schema(
         request=s.PriceInput(many=True),
@@ -178,7 +182,8 @@ class PricesView(PiesAPIView):
 
 
 class DividendsView(PiesAPIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.add_dividend",)}
 
     @extend_schema(
         request=s.DividendInput,

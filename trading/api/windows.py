@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import serializers as s
-from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffOnly, body, staff_with
+from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffPermissions, body
 from trading.calendar import market_date, next_window
 from trading.models import (
     BlockOrder,
@@ -60,7 +60,8 @@ def windows_with_counts() -> QuerySet[TradeWindow]:
 
 
 class TradeWindowsView(PiesListView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"GET": ("trading.view_tradewindow",)}
     serializer_class = s.TradeWindowOutput
 
     def get_queryset(self) -> QuerySet[TradeWindow]:
@@ -75,7 +76,8 @@ class TradeWindowsView(PiesListView):
 
 
 class RunWindowView(PiesAPIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.run_window",)}
 
     @extend_schema(
         request=None,
@@ -112,7 +114,8 @@ WINDOW_ID = OpenApiParameter("window_id", int, OpenApiParameter.PATH, descriptio
 
 
 class RetryWindowView(PiesAPIView):
-    permission_classes = [staff_with("trading.run_window")]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.run_window",)}
 
     @extend_schema(
         parameters=[WINDOW_ID],
@@ -140,7 +143,8 @@ class RetryWindowView(PiesAPIView):
 
 
 class AbandonWindowView(PiesAPIView):
-    permission_classes = [staff_with("trading.abandon_window")]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"POST": ("trading.abandon_window",)}
 
     @extend_schema(
         parameters=[WINDOW_ID],

@@ -31,20 +31,27 @@ from trading.tasks import confirm_window
 from trading.window import CannotAbandon, abandon_window
 
 
-def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous visitors go to the login page; a signed-in investor gets a plain 403
-    (sending them to a login form they already passed would only confuse)."""
+def staff_with(*perms: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Staff holding every Django permission in ``perms``, as the admin and the API decide:
+    anonymous visitors go to the login page; anyone else signed in gets a plain 403 (sending
+    them to a login form they already passed would only confuse). ``is_staff`` alone gives
+    nothing."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not request.user.is_staff:
-            raise PermissionDenied
-        return staff_member_required(view)(request, *args, **kwargs)
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.is_authenticated and not (
+                request.user.is_staff and request.user.has_perms(perms)
+            ):
+                raise PermissionDenied
+            return staff_member_required(view)(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-@staff_only
+@staff_with("trading.view_tradewindow")
 def ops_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     next_slot = calendar.next_window(now)
@@ -67,14 +74,14 @@ def ops_page(request: HttpRequest) -> HttpResponse:
         "worker_alive": worker_alive(),
         "last_tick": tick,
         "tick_age": (now - tick).total_seconds() if tick else None,
-        "can_run": request.user.has_perm("trading.change_tradewindow"),
+        "can_run": request.user.has_perm("trading.run_window"),
         "can_retry": request.user.has_perm("trading.run_window"),
         "can_abandon": request.user.has_perm("trading.abandon_window"),
     }
     return render(request, "trading/ops.html", context)
 
 
-@staff_only
+@staff_with("trading.view_tradewindow", "trading.view_ledgerentry")
 @require_POST
 def check_books(request: HttpRequest) -> HttpResponse:
     status = books_status(refresh=True)
@@ -85,11 +92,9 @@ def check_books(request: HttpRequest) -> HttpResponse:
     return redirect("ops:index")
 
 
-@staff_only
+@staff_with("trading.run_window")
 @require_POST
 def run_window_now(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("trading.change_tradewindow"):
-        raise PermissionDenied
     outcome = run_adhoc_window()
     if outcome.window_id is not None:
         confirm_window(outcome.window_id)
@@ -97,11 +102,9 @@ def run_window_now(request: HttpRequest) -> HttpResponse:
     return redirect("ops:index")
 
 
-@staff_only
+@staff_with("trading.run_window")
 @require_POST
 def retry_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
-    if not request.user.has_perm("trading.run_window"):
-        raise PermissionDenied
     window = get_object_or_404(TradeWindow, pk=window_id)
     if window.status != WindowStatus.FAILED:
         messages.warning(request, f"Window {window.pk} is {window.status}: only a failed one.")
@@ -112,11 +115,9 @@ def retry_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
     return redirect("ops:index")
 
 
-@staff_only
+@staff_with("trading.abandon_window")
 @require_POST
 def abandon_window_now(request: HttpRequest, window_id: int) -> HttpResponse:
-    if not request.user.has_perm("trading.abandon_window"):
-        raise PermissionDenied
     window = get_object_or_404(TradeWindow, pk=window_id)
     try:
         outcome = abandon_window(
