@@ -1,8 +1,9 @@
 """What the staff operations page (/ops/, ``trading.views.ops``) and the admin show and do.
 
 The reads: the next window and what waits for it, what the last windows did, the books and
-the queue. The two controls (run an ad-hoc window, retry a failed one) call the window engine
-synchronously; see ``run_adhoc_window`` for why. And the Operations group's permissions.
+the queue. "Run now" opens an ad-hoc window that a worker runs (``trading.tasks.send_adhoc_window``),
+so no web request waits for a window of any size; retrying a failed one calls the engine in
+the request (it resumes from its checkpoints). And the Operations group's permissions.
 """
 
 from __future__ import annotations
@@ -177,23 +178,14 @@ def _describe_run(window_id: int, verb: str) -> Outcome:
     )
 
 
-def run_adhoc_window(now: datetime | None = None) -> Outcome:
-    """Open an ad-hoc window and run it in this process.
-
-    Synchronous on purpose: it is an operator's or a demo's button, small installs may run
-    no worker at all, and the person who pressed it wants the report. A window that takes
-    longer than the web server's timeout still finishes safely: the engine claims and
-    checkpoints its work in the database, and the tick resumes a stalled window.
-    """
-    from trading.window import open_adhoc_window, run_window
-
-    window = open_adhoc_window(now=now)
-    try:
-        run_window(window.pk)
-    except Exception as exc:  # the engine records the failure on the window; show it
-        log.exception("ad-hoc window %s failed", window.pk)
-        return Outcome(f"Window {window.pk} failed: {exc}", messages.ERROR, window.pk)
-    return _describe_run(window.pk, "ran")
+def queued(window_id: int) -> Outcome:
+    """What staff are told when "run now" has sent an ad-hoc window to a worker."""
+    return Outcome(
+        f"Window {window_id} is open and a worker runs it now: its progress and report show "
+        "on the operations page and in the admin.",
+        messages.SUCCESS,
+        window_id,
+    )
 
 
 def retry_window(window_id: int) -> Outcome:

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from trading.services import open_due_windows, pay_due_dividends, windows_to_run
 from trading.services.windows import LAST_TICK_KEY
-from trading.window import run_window
+from trading.models import TradeWindow
+from trading.window import open_adhoc_window, run_window
 
 
 @shared_task(name="trading.tasks.tick", ignore_result=True)
@@ -31,6 +32,14 @@ def tick(now: str | None = None) -> dict[str, list[int]]:
 def run_window_task(window_id: int) -> dict:
     # The engine claims or resumes the window itself, so a duplicate message is a no-op.
     return run_window(window_id)
+
+
+def send_adhoc_window() -> TradeWindow:
+    """Staff "run now" (API, admin, /ops/): open an ad-hoc window and send it to a worker once
+    the row is committed. The row is marked as sent, so the tick re-sends a lost message."""
+    window = open_adhoc_window(queued=True)
+    run_window_task.delay_on_commit(window.pk)
+    return window
 
 
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)

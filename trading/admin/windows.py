@@ -25,7 +25,8 @@ from trading.models import (
     WindowAccount,
     WindowStatus,
 )
-from trading.ops import retry_window, run_adhoc_window, window_summary
+from trading.ops import queued, retry_window, window_summary
+from trading.tasks import send_adhoc_window
 from trading.window import CannotAbandon, abandon_window
 
 # --- Trade windows and their books -----------------------------------------------------------
@@ -144,13 +145,11 @@ class TradeWindowAdmin(admin.ModelAdmin):
     def run_now_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
-        outcome = run_adhoc_window()
+        outcome = queued(send_adhoc_window().pk)
         self.message_user(request, outcome.message, outcome.level)
-        if outcome.window_id is not None:
-            return HttpResponseRedirect(
-                reverse("admin:trading_tradewindow_change", args=[outcome.window_id])
-            )
-        return HttpResponseRedirect(reverse("admin:trading_tradewindow_changelist"))
+        return HttpResponseRedirect(
+            reverse("admin:trading_tradewindow_change", args=[outcome.window_id])
+        )
 
     @admin.action(description="Retry selected failed windows", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[TradeWindow]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +23,8 @@ from trading.models import (
     TradeWindow,
     WindowStatus,
 )
-from trading.window import CannotAbandon, abandon_window, open_adhoc_window, run_window
+from trading.tasks import send_adhoc_window
+from trading.window import CannotAbandon, abandon_window, run_window
 
 # --- trade windows ---------------------------------------------------------------------------
 
@@ -77,23 +79,17 @@ class RunWindowView(PiesAPIView):
 
     @extend_schema(
         request=None,
-        responses={200: s.WindowRunOutput, **s.error_responses(401, 403)},
-        summary="Run an ad-hoc trade window now (staff); returns its report",
-        description="A window that fails is answered too: `status` is `failed` and `error` "
-        "says why; its intents stay pending for a retry (product.md).",
+        responses={202: s.WindowRunOutput, **s.error_responses(401, 403)},
+        summary="Open an ad-hoc trade window now and run it on a worker (staff)",
+        description="Answers at once with the window (`id`, status `scheduled`); a Celery "
+        "worker runs it. `GET /api/v1/trade-windows/{id}/` gives its status and report; a "
+        "window that fails says why in `error`, and its intents stay pending for a retry "
+        "(product.md).",
     )
     def post(self, request: Request) -> Response:
-        window = open_adhoc_window(timezone.now())
-        try:
-            report = run_window(window.pk)
-        except Exception:
-            # The engine has recorded the failure on the window; the answer shows it.
-            logger.exception("ad-hoc window %s failed", window.pk)
-            report = None
-        window = windows_with_counts().get(pk=window.pk)
-        data = s.WindowRunOutput(window).data
-        data["report"] = report if report is not None else window.report
-        return Response(data)
+        window = send_adhoc_window()
+        data = s.WindowRunOutput(windows_with_counts().get(pk=window.pk)).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 def _window_or_404(window_id: int) -> TradeWindow:
@@ -104,6 +100,19 @@ def _window_or_404(window_id: int) -> TradeWindow:
 
 
 WINDOW_ID = OpenApiParameter("window_id", int, OpenApiParameter.PATH, description="Window id.")
+
+
+class TradeWindowView(PiesAPIView):
+    permission_classes = [StaffOnly]
+
+    @extend_schema(
+        parameters=[WINDOW_ID],
+        responses={200: s.WindowRunOutput, **s.error_responses(401, 403, 404)},
+        summary="One trade window with its status, counts and report (staff)",
+    )
+    def get(self, request: Request, window_id: int) -> Response:
+        window = _window_or_404(window_id)
+        return Response(s.WindowRunOutput(window).data)
 
 
 class RetryWindowView(PiesAPIView):

@@ -22,11 +22,12 @@ from trading.ops import (
     books_status,
     last_tick,
     pending_by_kind,
+    queued,
     retry_window,
-    run_adhoc_window,
     window_summary,
     worker_alive,
 )
+from trading.tasks import send_adhoc_window
 from trading.window import CannotAbandon, abandon_window
 
 
@@ -89,7 +90,7 @@ def check_books(request: HttpRequest) -> HttpResponse:
 def run_window_now(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("trading.change_tradewindow"):
         raise PermissionDenied
-    outcome = run_adhoc_window()
+    outcome = queued(send_adhoc_window().pk)
     messages.add_message(request, outcome.level, outcome.message)
     return redirect("ops:index")
 
