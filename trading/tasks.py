@@ -12,9 +12,9 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from trading.models import TradeWindow
 from trading.services import open_due_windows, pay_due_dividends, windows_to_run
 from trading.services.windows import LAST_TICK_KEY
-from trading.models import TradeWindow
 from trading.window import open_adhoc_window, run_window
 
 

@@ -138,9 +138,11 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
             # Claim the enqueueing: heartbeat_at of a window that has not started yet marks when
             # it was enqueued, so a lost message is sent again after the stall time, never twice
             # in one tick. The engine takes over (status running) when a worker picks it up.
-            late = {} if window.session == Session.ADHOC else {
-                "late_seconds": _late_seconds(window, now)
-            }
+            late = (
+                {}
+                if window.session == Session.ADHOC
+                else {"late_seconds": _late_seconds(window, now)}
+            )
             claimed = (
                 TradeWindow.objects.filter(pk=window.pk, status=WindowStatus.SCHEDULED)
                 .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before))
