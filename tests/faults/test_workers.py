@@ -114,7 +114,7 @@ class WindowGate:
                 self.waiting, timeout=30, what=f"{self.worker} to wait on the window's row"
             )
             if progress(self.window_id).get(phase, 0) >= chunks:
-                assert query.lstrip().startswith("WITH w0 AS"), query  # a chunk's write_all
+                assert "progress AS (" in query, query  # a chunk's apply statement
                 assert in_transaction
                 return pid, query
             # The waiting run takes the row first (it is queued), commits that write and waits
