@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 
 .PHONY: venv run test test-faults fuzz lint lint-ruff-check lint-ruff-format lint-migrations \
-	lint-mypy format bench screenshots clean
+	lint-mypy format bench bench-web screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ bench: $(VENV)/.test-deps
 	$(PY) bench/allocation.py
 	$(WITH_SERVERS) sh -c '$(PY) manage.py migrate --noinput -v0 && \
 	  $(PY) manage.py bench_trade_window --accounts 1000 --slices 10 --seed 1'
+
+# The web pages under load: gunicorn (2 workers, DEBUG off) and wrk (bench/web.sh).
+bench-web: $(VENV)/.test-deps
+	$(WITH_SERVERS) sh bench/web.sh
 
 screenshots: $(VENV)/.test-deps
 	PIES_SCREENSHOT_DIR=docs/screenshots $(WITH_SERVERS) $(PY) -m pytest -m browser -p no:xdist -p no:cacheprovider $(PYTEST_ARGS) tests/browser

@@ -31,6 +31,7 @@ urlpatterns = [
     path("trade-windows/", windows.TradeWindowsView.as_view(), name="api-windows"),
     path("trade-windows/next/", windows.NextWindowView.as_view(), name="api-window-next"),
     path("trade-windows/run/", windows.RunWindowView.as_view(), name="api-window-run"),
+    path("trade-windows/<int:window_id>/", windows.TradeWindowView.as_view(), name="api-window"),
     path(
         "trade-windows/<int:window_id>/retry/",
         windows.RetryWindowView.as_view(),

@@ -100,3 +100,14 @@ def bob_account(bob):
     from pies.services import open_account
 
     return open_account(user=bob, kind="individual")
+
+
+@pytest.fixture
+def sent_windows():
+    """The windows sent to a worker (run_window_task messages), captured instead of sent; a
+    test plays the worker by calling ``run_window_task(window_id)``."""
+    from unittest import mock
+
+    sent: list[int] = []
+    with mock.patch("trading.tasks.run_window_task.delay_on_commit", side_effect=sent.append):
+        yield sent

@@ -1,8 +1,9 @@
 """What the staff operations page (/ops/, ``trading.views.ops``) and the admin show and do.
 
 The reads: the next window and what waits for it, what the last windows did, the books and
-the queue. The two controls (run an ad-hoc window, retry a failed one) call the window engine
-synchronously; see ``run_adhoc_window`` for why. And the Operations group's permissions.
+the queue. "Run now" opens an ad-hoc window that a worker runs (``trading.tasks.send_adhoc_window``),
+so no web request waits for a window of any size; retrying a failed one calls the engine in
+the request (it resumes from its checkpoints). And the Operations group's permissions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from trading.calendar import market_date
 from trading.models import Intent, IntentKind, TradeWindow, WindowStatus
 from trading.services.windows import LAST_TICK_KEY
 
@@ -178,27 +178,14 @@ def _describe_run(window_id: int, verb: str) -> Outcome:
     )
 
 
-def run_adhoc_window(now: datetime | None = None) -> Outcome:
-    """Open an ad-hoc window and run it in this process.
-
-    Synchronous on purpose: it is an operator's or a demo's button, small installs may run
-    no worker at all, and the person who pressed it wants the report. A window that takes
-    longer than the web server's timeout still finishes safely: the engine claims and
-    checkpoints its work in the database, and the tick resumes a stalled window.
-    """
+def run_now() -> Outcome:
+    """Staff "run now" (admin, /ops/): pay the dividends due today, as the daily job would
+    have, so the window invests them; then open an ad-hoc window and send it to a worker."""
     from trading.services.dividends import pay_due_dividends
-    from trading.window import open_adhoc_window, run_window
+    from trading.tasks import send_adhoc_window
 
-    # Dividends due today are paid first, as the daily job would have: the window then
-    # invests them (auto-invest) instead of leaving them for the next one.
-    paid = pay_due_dividends(today=market_date(now) if now else None)
-    window = open_adhoc_window(now=now)
-    try:
-        run_window(window.pk)
-    except Exception as exc:  # the engine records the failure on the window; show it
-        log.exception("ad-hoc window %s failed", window.pk)
-        return Outcome(f"Window {window.pk} failed: {exc}", messages.ERROR, window.pk)
-    outcome = _describe_run(window.pk, "ran")
+    paid = pay_due_dividends()
+    outcome = queued(send_adhoc_window().pk)
     if paid:
         return Outcome(
             f"Paid {len(paid)} due dividend(s) first. {outcome.message}",
@@ -206,6 +193,16 @@ def run_adhoc_window(now: datetime | None = None) -> Outcome:
             outcome.window_id,
         )
     return outcome
+
+
+def queued(window_id: int) -> Outcome:
+    """What staff are told when "run now" has sent an ad-hoc window to a worker."""
+    return Outcome(
+        f"Window {window_id} is open and a worker runs it now: its progress and report show "
+        "on the operations page and in the admin.",
+        messages.SUCCESS,
+        window_id,
+    )
 
 
 def retry_window(window_id: int) -> Outcome:

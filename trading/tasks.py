@@ -13,6 +13,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from trading.models import TradeWindow
 from trading.services import (
     create_due_deposits,
     open_due_windows,
@@ -22,7 +23,7 @@ from trading.services import (
 from trading.services.confirmations import queue_confirmations, send_confirmations
 from trading.services.snapshots import take_due_snapshots
 from trading.services.windows import LAST_TICK_KEY
-from trading.window import run_window
+from trading.window import open_adhoc_window, run_window
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,14 @@ def confirm_window(window_id: int) -> int:
 def send_confirmations_task(confirmation_ids: list[int]) -> dict[str, int]:
     # Claims its rows before sending: a duplicate message sends nothing twice.
     return send_confirmations(confirmation_ids)
+
+
+def send_adhoc_window() -> TradeWindow:
+    """Staff "run now" (API, admin, /ops/): open an ad-hoc window and send it to a worker once
+    the row is committed. The row is marked as sent, so the tick re-sends a lost message."""
+    window = open_adhoc_window(queued=True)
+    run_window_task.delay_on_commit(window.pk)
+    return window
 
 
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)

@@ -24,6 +24,7 @@ from trading.models import (
     Security,
     TradeWindow,
 )
+from trading.tasks import run_window_task
 
 pytestmark = pytest.mark.django_db
 
@@ -808,24 +809,35 @@ def test_staff_list_windows_with_counts(staff_api, alice_api, alice_account, nes
 
 
 @pytest.mark.django_db(transaction=True)
-def test_staff_run_a_window_now_and_get_its_report(staff_api, alice_api, alice_account):
+def test_staff_run_a_window_now_on_a_worker_and_read_its_report(
+    staff_api, alice_api, alice_account, sent_windows
+):
     deposit = alice_api.post(
         url(f"accounts/{alice_account.pk}/deposits/"), {"amount": "40.00"}, "json"
     ).json()
     response = staff_api.post(url("trade-windows/run/"))
-    assert response.status_code == 200, response.content
+    assert response.status_code == 202, response.content
     body = response.json()
-    assert body["session"] == "adhoc" and body["status"] == "done"
-    assert body["counts"]["intents"] == 1
-    assert isinstance(body["report"], dict) and body["report"]
+    assert body["session"] == "adhoc" and body["status"] == "scheduled"
+    assert sent_windows == [body["id"]]  # answered before anything ran
+    assert Intent.objects.get(pk=deposit["id"]).status == "pending"
+
+    run_window_task(body["id"])  # the worker
+
+    window = staff_api.get(url(f"trade-windows/{body['id']}/")).json()
+    assert window["status"] == "done" and window["counts"]["intents"] == 1
+    assert window["report"]["intents"] == 1
     assert Intent.objects.get(pk=deposit["id"]).status == "done"
     account = alice_api.get(url(f"accounts/{alice_account.pk}/")).json()
     assert account["cash"] == "40.00"  # no pie yet: the money stays cash
+    assert staff_api.get(url("trade-windows/99999/")).status_code == 404
+    assert alice_api.get(url(f"trade-windows/{body['id']}/")).status_code == 403
 
 
-def test_only_staff_run_a_window(alice_api, anon):
+def test_only_staff_run_a_window(alice_api, anon, sent_windows):
     assert alice_api.post(url("trade-windows/run/")).status_code == 403
     assert anon.post(url("trade-windows/run/")).status_code == 401
+    assert sent_windows == [] and not TradeWindow.objects.exists()
 
 
 # --- the edges -------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ API_MD_PATHS = {
     ("post", "/api/v1/dividends/"),
     ("get", "/api/v1/trade-windows/"),
     ("post", "/api/v1/trade-windows/run/"),
+    ("get", "/api/v1/trade-windows/{window_id}/"),
     ("post", "/api/v1/trade-windows/{window_id}/retry/"),
     ("post", "/api/v1/trade-windows/{window_id}/abandon/"),
 }

@@ -114,7 +114,8 @@ class WindowGate:
                 self.waiting, timeout=30, what=f"{self.worker} to wait on the window's row"
             )
             if progress(self.window_id).get(phase, 0) >= chunks:
-                assert query.lstrip().startswith("WITH w0 AS"), query  # a chunk's write_all
+                # a chunk's apply statement (pg_stat_activity keeps its first 1 kB)
+                assert "DELETE FROM trading_stage_" in query, query
                 assert in_transaction
                 return pid, query
             # The waiting run takes the row first (it is queued), commits that write and waits

@@ -45,6 +45,7 @@ STAFF_CALLS: dict[tuple[str, str], Callable[[Any], Call]] = {
         },
     ),
     ("api-windows", "GET"): lambda w: Call("get", "/api/v1/trade-windows/"),
+    ("api-window", "GET"): lambda w: Call("get", f"/api/v1/trade-windows/{w.pk}/"),
     ("api-window-run", "POST"): lambda w: Call("post", "/api/v1/trade-windows/run/"),
     ("api-window-retry", "POST"): lambda w: Call("post", f"/api/v1/trade-windows/{w.pk}/retry/"),
     ("api-window-abandon", "POST"): lambda w: Call(

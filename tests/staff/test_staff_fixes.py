@@ -19,6 +19,7 @@ from trading.books import verify_books
 from trading.calendar import market_date
 from trading.models import Dividend, Order, Price, TradeWindow
 from trading.prices import parse_price_csv
+from trading.tasks import run_window_task
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery"
@@ -168,7 +169,9 @@ def test_run_trade_window_pays_due_dividends_first_and_invests_them(dividend_due
     assert verify_books() == []
 
 
-def test_run_now_on_the_ops_page_pays_due_dividends_first(ops_client, dividend_due_today):
+def test_run_now_on_the_ops_page_pays_due_dividends_first(
+    ops_client, dividend_due_today, sent_windows
+):
     account, dividend = dividend_due_today
     response = ops_client.post(reverse("ops:run_window"), follow=True)
 
@@ -177,6 +180,8 @@ def test_run_now_on_the_ops_page_pays_due_dividends_first(ops_client, dividend_d
     [message] = [str(m) for m in response.context["messages"]]
     assert message.startswith("Paid 1 due dividend(s) first. Window ")
     window = TradeWindow.objects.get()
+    assert sent_windows == [window.pk]
+    run_window_task(window.pk)  # the worker
     assert Order.objects.filter(window=window, account=account, side="buy").exists()
     assert verify_books() == []
 

@@ -15,6 +15,7 @@ from trading.calendar import market_date
 from trading.models import Account, Dividend, Intent, LedgerEntry, Position, TradeWindow
 from trading.ops import window_summary
 from trading.services import request_deposit
+from trading.tasks import run_window_task
 
 pytestmark = pytest.mark.django_db
 
@@ -52,14 +53,21 @@ def run_in_the_past(at):
     return window
 
 
-def test_the_operations_page_shows_the_figures_of_a_window_just_run(ops_client, invested):
+def test_the_operations_page_sends_a_window_to_a_worker_and_shows_its_figures(
+    ops_client, invested, sent_windows
+):
     response = ops_client.post(reverse("ops:run_window"), follow=True)
-
     window = TradeWindow.objects.get()
+    assert sent_windows == [window.pk]
+    assert window.status == "scheduled"  # the request ran nothing
+    assert f"Window {window.pk} is open and a worker runs it now" in response.content.decode()
+
+    run_window_task(window.pk)  # the worker
+    window.refresh_from_db()
     assert window.status == "done", window.error
     summary = window_summary(window)
     assert (summary.accounts, summary.orders, summary.blocks) == (2, 3, 2)
-    page = response.content.decode()
+    page = ops_client.get(reverse("ops:index")).content.decode()
     row = page[page.index(f'id="window-{window.pk}"') :].split("</tr>")[0]
     assert "Done" in row
     for figure in (">2<", ">3<", ">2<"):
@@ -70,22 +78,29 @@ def test_the_operations_page_shows_the_figures_of_a_window_just_run(ops_client, 
     assert "Nothing is waiting." in page
 
 
-def test_the_admin_runs_an_adhoc_window_now(ops_client, invested):
+def test_the_admin_sends_an_adhoc_window_to_a_worker(ops_client, invested, sent_windows):
     response = ops_client.post(reverse("admin:trading_tradewindow_run_now"))
     window = TradeWindow.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:trading_tradewindow_change", args=[window.pk])
+    assert sent_windows == [window.pk] and window.status == "scheduled"
+    assert Intent.objects.pending().count() == 2
+
+    run_window_task(window.pk)
+    window.refresh_from_db()
     assert window.status == "done"
     assert not Intent.objects.pending().exists()
     page = ops_client.get(response["Location"]).content.decode()
     assert "Phase" in page and "Duration" in page
 
 
-def test_running_a_window_is_a_post_for_staff_with_the_right(client, staff_user, invested):
+def test_running_a_window_is_a_post_for_staff_with_the_right(
+    client, staff_user, invested, sent_windows
+):
     client.force_login(staff_user)  # staff, but not in the Operations group
     assert client.post(reverse("admin:trading_tradewindow_run_now")).status_code == 403
     assert client.post(reverse("ops:run_window")).status_code == 403
-    assert not TradeWindow.objects.exists()
+    assert not TradeWindow.objects.exists() and sent_windows == []
 
 
 def test_a_dividend_recorded_in_the_admin_is_paid_once_to_the_holders(

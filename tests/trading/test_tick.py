@@ -295,3 +295,21 @@ def test_a_failed_window_is_retried_a_few_times_then_left_to_staff(db, enqueued,
 
     TradeWindow.objects.filter(pk=window.pk).update(attempts=3)
     assert tick_at(now=ny(TUESDAY, 9, 40))["retried"] == []  # staff take it from here
+
+
+def test_a_lost_run_now_message_is_sent_again_and_a_plain_adhoc_window_is_left_alone(
+    db, enqueued, settings
+):
+    from trading.window import open_adhoc_window
+
+    settings.PIES_WINDOW_STALL_SECONDS = 120
+    at = ny(TUESDAY, 11, 0)
+    sent = open_adhoc_window(at, queued=True)  # "run now": sent to a worker, never picked up
+    open_adhoc_window(at)  # run by whoever opened it (the command, a test): not the tick's
+    morning = tick_at(now=ny(TUESDAY, 11, 1))["enqueued"]  # the due window, not the sent one
+    assert sent.pk not in morning  # within the stall time
+    assert tick_at(now=ny(TUESDAY, 11, 2, 30))["enqueued"] == [sent.pk]
+    assert tick_at(now=ny(TUESDAY, 11, 3))["enqueued"] == []  # claimed: sent once
+    assert enqueued == [*morning, sent.pk]
+    sent.refresh_from_db()
+    assert sent.status == "scheduled" and "late_seconds" not in sent.report

@@ -25,7 +25,7 @@ from trading.models import (
     WindowAccount,
     WindowStatus,
 )
-from trading.ops import retry_window, run_adhoc_window, window_summary
+from trading.ops import retry_window, run_now, window_summary
 from trading.tasks import confirm_window
 from trading.window import CannotAbandon, abandon_window
 
@@ -151,14 +151,11 @@ class TradeWindowAdmin(admin.ModelAdmin):
     def run_now_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_run_window_permission(request):
             raise PermissionDenied
-        outcome = run_adhoc_window()
+        outcome = run_now()
         self.message_user(request, outcome.message, outcome.level)
-        if outcome.window_id is not None:
-            confirm_window(outcome.window_id)
-            return HttpResponseRedirect(
-                reverse("admin:trading_tradewindow_change", args=[outcome.window_id])
-            )
-        return HttpResponseRedirect(reverse("admin:trading_tradewindow_changelist"))
+        return HttpResponseRedirect(
+            reverse("admin:trading_tradewindow_change", args=[outcome.window_id])
+        )
 
     def has_run_window_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("trading.run_window")

@@ -8,13 +8,14 @@ from typing import Any
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import serializers as s
 from trading.api.base import Conflict, PiesAPIView, PiesListView, StaffPermissions, body
-from trading.calendar import market_date, next_window
+from trading.calendar import next_window
 from trading.models import (
     BlockOrder,
     Intent,
@@ -23,8 +24,8 @@ from trading.models import (
     WindowStatus,
 )
 from trading.services import pay_due_dividends
-from trading.tasks import confirm_window
-from trading.window import CannotAbandon, abandon_window, open_adhoc_window, run_window
+from trading.tasks import confirm_window, send_adhoc_window
+from trading.window import CannotAbandon, abandon_window, run_window
 
 # --- trade windows ---------------------------------------------------------------------------
 
@@ -81,26 +82,18 @@ class RunWindowView(PiesAPIView):
 
     @extend_schema(
         request=None,
-        responses={200: s.WindowRunOutput, **s.error_responses(401, 403)},
-        summary="Run an ad-hoc trade window now (staff); returns its report",
-        description="A window that fails is answered too: `status` is `failed` and `error` "
-        "says why; its intents stay pending for a retry (product.md).",
+        responses={202: s.WindowRunOutput, **s.error_responses(401, 403)},
+        summary="Open an ad-hoc trade window now and run it on a worker (staff)",
+        description="Answers at once with the window (`id`, status `scheduled`); a Celery "
+        "worker runs it. `GET /api/v1/trade-windows/{id}/` gives its status and report; a "
+        "window that fails says why in `error`, and its intents stay pending for a retry "
+        "(product.md).",
     )
     def post(self, request: Request) -> Response:
-        now = timezone.now()
-        pay_due_dividends(today=market_date(now))  # as run_trade_window and /ops/ do
-        window = open_adhoc_window(now)
-        try:
-            report = run_window(window.pk)
-        except Exception:
-            # The engine has recorded the failure on the window; the answer shows it.
-            logger.exception("ad-hoc window %s failed", window.pk)
-            report = None
-        confirm_window(window.pk)
-        window = windows_with_counts().get(pk=window.pk)
-        data = s.WindowRunOutput(window).data
-        data["report"] = report if report is not None else window.report
-        return Response(data)
+        pay_due_dividends()  # due today: paid first, so the window invests them (as /ops/)
+        window = send_adhoc_window()
+        data = s.WindowRunOutput(windows_with_counts().get(pk=window.pk)).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 def _window_or_404(window_id: int) -> TradeWindow:
@@ -111,6 +104,20 @@ def _window_or_404(window_id: int) -> TradeWindow:
 
 
 WINDOW_ID = OpenApiParameter("window_id", int, OpenApiParameter.PATH, description="Window id.")
+
+
+class TradeWindowView(PiesAPIView):
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"GET": ("trading.view_tradewindow",)}
+
+    @extend_schema(
+        parameters=[WINDOW_ID],
+        responses={200: s.WindowRunOutput, **s.error_responses(401, 403, 404)},
+        summary="One trade window with its status, counts and report (staff)",
+    )
+    def get(self, request: Request, window_id: int) -> Response:
+        window = _window_or_404(window_id)
+        return Response(s.WindowRunOutput(window).data)
 
 
 class RetryWindowView(PiesAPIView):

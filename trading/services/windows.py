@@ -13,7 +13,8 @@ Timing rules (product.md, Trade windows):
   day before the next window starts (its report says how late); otherwise it is marked
   ``missed`` and its intents, still pending, roll into the next window;
 - a running window whose heartbeat is older than ``PIES_WINDOW_STALL_SECONDS`` is re-enqueued
-  (the engine resumes it and applies nothing twice).
+  (the engine resumes it and applies nothing twice); so is an ad-hoc window staff sent to a
+  worker ("run now") that no worker has claimed within that time (a lost message).
 """
 
 from __future__ import annotations
@@ -113,9 +114,11 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
             )
 
     stale_before = now - _stall()
+    # Ad-hoc windows are run by whoever opened them, except those sent to a worker ("run
+    # now": heartbeat_at set when sent), which are re-sent here if the message was lost.
     waiting = TradeWindow.objects.filter(
         status=WindowStatus.SCHEDULED, scheduled_at__lte=now
-    ).exclude(session=Session.ADHOC)
+    ).exclude(session=Session.ADHOC, heartbeat_at__isnull=True)
     for window in waiting.order_by("scheduled_at"):
         with transaction.atomic():
             if not _still_runnable(window, now):
@@ -135,14 +138,15 @@ def open_due_windows(*, now: datetime | None = None) -> dict[str, list[int]]:
             # Claim the enqueueing: heartbeat_at of a window that has not started yet marks when
             # it was enqueued, so a lost message is sent again after the stall time, never twice
             # in one tick. The engine takes over (status running) when a worker picks it up.
+            late = (
+                {}
+                if window.session == Session.ADHOC
+                else {"late_seconds": _late_seconds(window, now)}
+            )
             claimed = (
                 TradeWindow.objects.filter(pk=window.pk, status=WindowStatus.SCHEDULED)
                 .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before))
-                .update(
-                    heartbeat_at=now,
-                    claimed_by=TICK,
-                    report={**window.report, "late_seconds": _late_seconds(window, now)},
-                )
+                .update(heartbeat_at=now, claimed_by=TICK, report={**window.report, **late})
             )
             if claimed:
                 outcome["enqueued"].append(window.pk)

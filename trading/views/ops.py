@@ -23,7 +23,7 @@ from trading.ops import (
     last_tick,
     pending_by_kind,
     retry_window,
-    run_adhoc_window,
+    run_now,
     window_summary,
     worker_alive,
 )
@@ -95,9 +95,9 @@ def check_books(request: HttpRequest) -> HttpResponse:
 @staff_with("trading.run_window")
 @require_POST
 def run_window_now(request: HttpRequest) -> HttpResponse:
-    outcome = run_adhoc_window()
-    if outcome.window_id is not None:
-        confirm_window(outcome.window_id)
+    if not request.user.has_perm("trading.change_tradewindow"):
+        raise PermissionDenied
+    outcome = run_now()
     messages.add_message(request, outcome.level, outcome.message)
     return redirect("ops:index")
 

@@ -48,6 +48,7 @@ from trading.window.plan import plan_chunk
 from trading.window.post import close, load_blocks, post_chunk
 
 __all__ = [
+    "QUEUED_BY",
     "Abandoned",
     "CannotAbandon",
     "WindowFault",
@@ -67,11 +68,24 @@ def adhoc_trade_date(now: datetime) -> date:
     return today if is_trading_day(today) else next_trading_day(today)
 
 
-def open_adhoc_window(now: datetime | None = None) -> TradeWindow:
-    """A window starting now that serves every account (staff "run now", demos)."""
+# ``claimed_by`` of an ad-hoc window sent to a worker ("run now"), until a runner claims it.
+QUEUED_BY = "run now"
+
+
+def open_adhoc_window(now: datetime | None = None, *, queued: bool = False) -> TradeWindow:
+    """A window starting now that serves every account (staff "run now", demos).
+
+    ``queued=True`` marks it as sent to a worker now (``heartbeat_at``, ``claimed_by``), the
+    way the tick marks a scheduled window it enqueues: should the message be lost, the tick
+    sends it again once the stall time has passed (``trading.services.windows``).
+    """
     now = now or timezone.now()
     return TradeWindow.objects.create(
-        trade_date=adhoc_trade_date(now), session=Session.ADHOC, scheduled_at=now
+        trade_date=adhoc_trade_date(now),
+        session=Session.ADHOC,
+        scheduled_at=now,
+        heartbeat_at=now if queued else None,
+        claimed_by=QUEUED_BY if queued else "",
     )
 
 

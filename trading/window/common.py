@@ -1,10 +1,10 @@
 """What the phases of a window share: the run's context and the set-based SQL helpers.
 
-Reads go through ``fetch`` (one statement, rows as tuples). Writes go through ``write_all``:
-several INSERT / UPDATE statements sent as one statement of data-modifying CTEs, so a chunk's
-whole effect is one round trip whatever its size (performance.md: a fixed number of statements
-per chunk). Data-modifying CTEs all run exactly once, on one snapshot: a row is never written
-by two of them (the callers aggregate per row first).
+Reads go through ``fetch`` (one statement, rows as tuples). Writes are staged by binary COPY
+(``trading.window.staging``) and applied by one statement of data-modifying CTEs per step, so
+a chunk's whole effect is a fixed number of round trips whatever its size (performance.md: a
+fixed number of statements per chunk). Data-modifying CTEs all run exactly once, on one
+snapshot: a row is never written by two of them (the statements aggregate per row first).
 """
 
 from __future__ import annotations
@@ -20,8 +20,18 @@ from typing import Any
 
 from django.db import connection
 
-from trading.models import Account, AccountKind
+from pies.models import SliceStatus
+from trading.models import (
+    Account,
+    AccountKind,
+    IntentStatus,
+    LedgerKind,
+    OrderStatus,
+    Side,
+    WindowStatus,
+)
 from trading.money import limit_price
+from trading.window.staging import LEDGER, take
 
 # PostgreSQL advisory-lock namespace of the window engine (first key of the two-int form).
 LOCK_NAMESPACE = 5_700_001
@@ -94,20 +104,6 @@ def fetch(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
-def write_all(writes: Sequence[tuple[str, Sequence[Any]]], *, tail: str = "SELECT 1") -> list:
-    """Run the statements of ``writes`` (each an INSERT/UPDATE with %s placeholders and its
-    parameters) as one statement; ``tail`` may read what they RETURNING-ed (by name w0, w1..).
-    """
-    parts = []
-    params: list[Any] = []
-    for index, (sql, values) in enumerate(writes):
-        parts.append(f"w{index} AS ({sql})")
-        params.extend(values)
-    with connection.cursor() as cursor:
-        cursor.execute("WITH " + ",\n".join(parts) + "\n" + tail, params)
-        return cursor.fetchall()
-
-
 def window_prices(at: datetime) -> tuple[dict[int, Decimal], dict[int, str]]:
     """Every security's window price (latest at or before ``at``) and every symbol, one query.
 
@@ -149,44 +145,58 @@ def dump_json(value: Any) -> str:
 LedgerRow = tuple[int, Decimal, str, str, int | None]  # account, amount, kind, reference, intent
 
 
-def insert_ledger(window_id: int, rows: Sequence[LedgerRow]) -> tuple[str, list[Any]]:
-    """Ledger entries as one INSERT (zero amounts are not movements: the table refuses them)."""
-    rows = [row for row in rows if row[1] != 0]
-    columns: list[list[Any]] = [[], [], [], [], []]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    sql = """
-        INSERT INTO trading_ledgerentry
-            (account_id, amount, kind, reference, window_id, intent_id, dividend_id, created_at)
-        SELECT u.account_id, u.amount, u.kind, u.reference, %s, u.intent_id, NULL,
-               statement_timestamp()
-        FROM unnest(%s::bigint[], %s::numeric[], %s::text[], %s::text[], %s::bigint[])
-            AS u(account_id, amount, kind, reference, intent_id)
-        RETURNING 1"""
-    return sql, [window_id, *columns]
-
-
-def update_cash(deltas: dict[int, Decimal]) -> tuple[str, list[Any]]:
-    """Add each delta to its account's cash (relative, so a concurrent dividend is kept)."""
-    items = [(pk, delta) for pk, delta in deltas.items() if delta != 0]
-    sql = """
-        UPDATE trading_account a SET cash = a.cash + u.delta
-        FROM unnest(%s::bigint[], %s::numeric[]) AS u(id, delta)
-        WHERE a.id = u.id
-        RETURNING 1"""
-    return sql, [[pk for pk, _ in items], [delta for _, delta in items]]
-
-
-def save_progress(run: Run, phase: str) -> tuple[str, list[Any]]:
-    """The window's progress and heartbeat, written with the chunk's effects (same statement)."""
-    sql = """
-        UPDATE trading_tradewindow
-        SET progress = %s::jsonb, phase = %s, heartbeat_at = clock_timestamp()
-        WHERE id = %s
-        RETURNING 1"""
-    return sql, [dump_json(run.progress), phase, run.window_id]
-
-
 def add_to(totals: dict[Any, Decimal], key: Any, amount: Decimal) -> None:
     totals[key] = totals.get(key, Decimal(0)) + amount
+
+
+def statuses() -> dict[str, str]:
+    """The statuses and sides the engine's SQL names, as parameters (from the models' choices,
+    never literals in the SQL)."""
+    return {
+        "buy": Side.BUY,
+        "sell": Side.SELL,
+        "planned": OrderStatus.PLANNED,
+        "filled": OrderStatus.FILLED,
+        "waiting": OrderStatus.WAITING,
+        "pending": IntentStatus.PENDING,
+        "done": IntentStatus.DONE,
+        "active": SliceStatus.ACTIVE,
+        "removing": SliceStatus.REMOVING,
+        "removed": SliceStatus.REMOVED,
+        "running": WindowStatus.RUNNING,
+        "deposit": LedgerKind.DEPOSIT,
+    }
+
+
+# The staged ledger entries (``staging.LEDGER``) written, and each account's cash moved by
+# their sum (relative, so a dividend paid meanwhile is kept). Needs %(window)s.
+LEDGER_CTES = f"""
+    -- ledger entries, and each account's cash moved by their sum
+    ledger AS ({take(LEDGER)}),
+    entries AS (
+        INSERT INTO trading_ledgerentry (account_id, amount, kind, reference, window_id,
+            intent_id, dividend_id, created_at)
+        SELECT account_id, amount, kind, reference, %(window)s, intent_id, NULL,
+            statement_timestamp()
+        FROM ledger
+        RETURNING 1
+    ),
+    cash AS (
+        UPDATE trading_account a SET cash = a.cash + t.delta
+        FROM (SELECT account_id, SUM(amount) AS delta FROM ledger GROUP BY account_id) t
+        WHERE a.id = t.account_id AND t.delta <> 0
+        RETURNING 1
+    ),"""
+
+# The window's progress and heartbeat, in the same statement as the chunk's effects.
+PROGRESS_CTE = """
+    progress AS (
+        UPDATE trading_tradewindow
+        SET progress = %(progress)s::jsonb, phase = %(phase)s, heartbeat_at = clock_timestamp()
+        WHERE id = %(window)s
+        RETURNING 1
+    )"""
+
+
+def progress_params(run: Run, phase: str) -> dict[str, Any]:
+    return {"progress": dump_json(run.progress), "phase": phase}

@@ -24,40 +24,48 @@ from django.db import transaction
 from trading.brokers import Broker, BrokerRefused, Execution, NetBuy, NetSell
 from trading.money import ZERO, floor_cents, quantize_price
 from trading.window.common import (
+    LEDGER_CTES,
+    PROGRESS_CTE,
     LedgerRow,
     Run,
-    add_to,
     fetch,
-    insert_ledger,
-    save_progress,
-    update_cash,
-    write_all,
+    progress_params,
 )
 from trading.window.net import Block
+from trading.window.staging import BROKER_FILLS, LEDGER, copy_rows, take
 
 CROSS_REFERENCE = "internal cross"
 
 _RECORDED = "SELECT security_id FROM trading_blockorder WHERE window_id = %s"
-_BLOCKS = """
-    INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
-        sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
-        fill_price, house_quantity, settlement_amount, house_cash)
-    SELECT %s, u.security_id, u.buy, u.buy_amount, u.sell, u.crossed, u.side, u.net,
-        u.window_price, u.limit_price, u.fill_price, 0, u.settlement, 0
-    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-                %s::text[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-                %s::numeric[])
-        AS u(security_id, buy, buy_amount, sell, crossed, side, net, window_price, limit_price,
-             fill_price, settlement)
-    RETURNING id, security_id
-"""
-_FILLS = """
-    INSERT INTO trading_fill (block_id, side, quantity, price, broker_reference, executed_at)
-    SELECT w0.id, u.side, u.quantity, u.price, u.reference, statement_timestamp()
-    FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::numeric[], %s::text[])
-        AS u(security_id, side, quantity, price, reference)
-    JOIN w0 ON w0.security_id = u.security_id
-    RETURNING 1
+# One step's blocks, their fills and settlement entries (staged), cash and progress.
+_APPLY = f"""
+WITH
+    blocks AS (
+        INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
+            sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
+            fill_price, house_quantity, settlement_amount, house_cash)
+        SELECT %(window)s, u.security_id, u.buy, u.buy_amount, u.sell, u.crossed, u.side,
+            u.net, u.window_price, u.limit_price, u.fill_price, 0, u.settlement, 0
+        FROM unnest(%(securities)s::bigint[], %(buys)s::numeric[], %(buy_amounts)s::numeric[],
+                    %(sells)s::numeric[], %(crossed)s::numeric[], %(sides)s::text[],
+                    %(nets)s::numeric[], %(window_prices)s::numeric[],
+                    %(limit_prices)s::numeric[], %(fill_prices)s::numeric[],
+                    %(settlements)s::numeric[])
+            AS u(security_id, buy, buy_amount, sell, crossed, side, net, window_price,
+                 limit_price, fill_price, settlement)
+        RETURNING id, security_id
+    ),
+    broker_fills AS ({take(BROKER_FILLS)}),
+    fills AS (
+        INSERT INTO trading_fill (block_id, side, quantity, price, broker_reference,
+            executed_at)
+        SELECT b.id, f.side, f.quantity, f.price, f.broker_reference, statement_timestamp()
+        FROM broker_fills f JOIN blocks b ON b.security_id = f.security_id
+        RETURNING 1
+    ),
+    {LEDGER_CTES}
+    {PROGRESS_CTE}
+SELECT (SELECT COUNT(*) FROM blocks), (SELECT COUNT(*) FROM fills)
 """
 
 
@@ -113,7 +121,6 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
     rows = []
     fill_rows: list[tuple[int, str, Decimal, Decimal, str]] = []
     ledger: list[LedgerRow] = []
-    cash: dict[int, Decimal] = {}
     with localcontext() as context:
         context.prec = 60
         for block, execution in filled:
@@ -148,23 +155,35 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
             reference = f"window:{run.window_id}:settlement:{block.symbol}"
             ledger.append((run.system.clearing, -settlement, "settlement", reference, None))
             ledger.append((run.system.external, settlement, "settlement", reference, None))
-            add_to(cash, run.system.clearing, -settlement)
-            add_to(cash, run.system.external, settlement)
 
     run.progress["blocks"] = run.progress.get("blocks", 0) + len(rows)
     run.progress["fills"] = run.progress.get("fills", 0) + len(fill_rows)
     if finished:
         run.progress["execute"] = True
     columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 11
+    names = [
+        "securities",
+        "buys",
+        "buy_amounts",
+        "sells",
+        "crossed",
+        "sides",
+        "nets",
+        "window_prices",
+        "limit_prices",
+        "fill_prices",
+        "settlements",
+    ]
     with transaction.atomic():
-        write_all(
-            [
-                (_BLOCKS, [run.window_id, *columns]),
-                (_FILLS, [list(column) for column in zip(*fill_rows, strict=True)] or [[]] * 5),
-                insert_ledger(run.window_id, ledger),
-                update_cash(cash),
-                save_progress(run, "execute"),
-            ]
+        copy_rows(BROKER_FILLS, fill_rows)
+        copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
+        fetch(
+            _APPLY,
+            {
+                "window": run.window_id,
+                **dict(zip(names, columns, strict=True)),
+                **progress_params(run, "execute"),
+            },
         )
 
 

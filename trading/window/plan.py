@@ -10,8 +10,9 @@ one security in two positions keeps two orders (the books stay per position; the
 Orders on a security with no window price are written with status ``waiting`` and never
 executed: their money stays cash, a removal waits for the next window (its intent is released).
 
-A chunk is one transaction: three reads, one write statement (positions for new slices,
-orders, deposit entries, cash, intents, the window's progress). The per-account decisions are
+A chunk is one transaction: three reads, two binary COPYs into the staging tables (orders,
+deposit entries) and one statement applying them (positions for new slices, orders, ledger
+entries, cash, intents, the window's progress). The per-account decisions are
 ``trading.window.account_plan`` (plain Python over the rows read here); this module reads the
 chunk and writes what they decided.
 """
@@ -25,16 +26,16 @@ from django.db import transaction
 
 from trading.window.account_plan import AccountPlan, PlannedOrder
 from trading.window.common import (
+    LEDGER_CTES,
+    PROGRESS_CTE,
     LedgerRow,
     Run,
-    add_to,
     dump_json,
     fetch,
-    insert_ledger,
-    save_progress,
-    update_cash,
-    write_all,
+    progress_params,
+    statuses,
 )
+from trading.window.staging import LEDGER, ORDERS, copy_rows, take
 
 # The settings are the ones frozen with the window (a change saved meanwhile waits).
 _ACCOUNTS = """
@@ -61,35 +62,44 @@ _SLICES = """
     WHERE p.account_id = ANY(%s::bigint[])
     ORDER BY p.id, s."order", s.id
 """
-_NEW_POSITIONS = """
-    INSERT INTO trading_position (account_id, security_id, slice_id, quantity)
-    SELECT u.account_id, u.security_id, u.slice_id, 0
-    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(account_id, security_id, slice_id)
-    ON CONFLICT (slice_id) DO UPDATE SET quantity = trading_position.quantity
-    RETURNING id, slice_id
-"""
-_ORDERS = """
-    INSERT INTO trading_order (window_id, account_id, position_id, security_id, intent_id, side,
-        status, amount, quantity, price, filled_amount, reason, explanation, created_at)
-    SELECT %s, u.account_id, COALESCE(u.position_id, w0.id), u.security_id, u.intent_id, u.side,
-        u.status, u.amount, u.quantity, NULL, NULL, u.reason, u.explanation::jsonb,
-        statement_timestamp()
-    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
-                %s::text[], %s::text[], %s::numeric[], %s::numeric[], %s::text[], %s::text[])
-        AS u(account_id, slice_id, position_id, security_id, intent_id, side, status, amount,
-             quantity, reason, explanation)
-    LEFT JOIN w0 ON w0.slice_id = u.slice_id
-    RETURNING 1
-"""
-_INTENT_OUTCOMES = """
-    UPDATE trading_intent t
-    SET status = u.status, failure_reason = u.reason,
-        finished_at = CASE WHEN u.status = 'pending' THEN NULL ELSE statement_timestamp() END,
-        window_id = CASE WHEN u.release THEN NULL ELSE t.window_id END
-    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::boolean[])
-        AS u(id, status, reason, release)
-    WHERE t.id = u.id AND t.status = 'pending'
-    RETURNING 1
+# The chunk's whole effect, from its staged rows (``trading.window.staging``), in one statement.
+_APPLY = f"""
+WITH
+    planned AS ({take(ORDERS)}),
+    -- a slice bought for the first time gets its position (the row may exist: kept as is)
+    new_positions AS (
+        INSERT INTO trading_position (account_id, security_id, slice_id, quantity)
+        SELECT DISTINCT account_id, security_id, slice_id, 0
+        FROM planned WHERE position_id IS NULL
+        ON CONFLICT (slice_id) DO UPDATE SET quantity = trading_position.quantity
+        RETURNING id, slice_id
+    ),
+    orders AS (
+        INSERT INTO trading_order (window_id, account_id, position_id, security_id, intent_id,
+            side, status, amount, quantity, price, filled_amount, reason, explanation,
+            created_at)
+        SELECT %(window)s, o.account_id, COALESCE(o.position_id, n.id), o.security_id,
+            o.intent_id, o.side, o.status, o.amount, o.quantity, NULL, NULL, o.reason,
+            o.explanation::jsonb, statement_timestamp()
+        FROM planned o LEFT JOIN new_positions n ON n.slice_id = o.slice_id
+        RETURNING 1
+    ),
+    {LEDGER_CTES}
+    -- intents failed, or released to wait for a later window (a removal without a price)
+    intents AS (
+        UPDATE trading_intent t
+        SET status = u.status, failure_reason = u.reason,
+            finished_at = CASE WHEN u.status = %(pending)s THEN NULL
+                               ELSE statement_timestamp() END,
+            window_id = CASE WHEN u.release THEN NULL ELSE t.window_id END
+        FROM unnest(%(intents)s::bigint[], %(outcomes)s::text[], %(reasons)s::text[],
+                    %(releases)s::boolean[])
+            AS u(id, status, reason, release)
+        WHERE t.id = u.id AND t.status = %(pending)s
+        RETURNING 1
+    ),
+    {PROGRESS_CTE}
+SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries)
 """
 
 
@@ -120,7 +130,6 @@ def plan_chunk(run: Run, chunk: int) -> None:
         orders: list[PlannedOrder] = []
         outcomes: dict[int, tuple[str, str, bool]] = {}
         ledger: list[LedgerRow] = []
-        cash: dict[int, Decimal] = {}
         stats = run.progress.setdefault("plan_stats", {})
         limits = run.limit_prices()
         for account_id, balance, min_cash, auto_invest, root_id in accounts:
@@ -163,8 +172,6 @@ def plan_chunk(run: Run, chunk: int) -> None:
                 ledger.append(
                     (run.system.external, -amount, "deposit", f"intent:{intent_id}", intent_id)
                 )
-                add_to(cash, account_id, amount)
-                add_to(cash, run.system.external, -amount)
 
         for status, _, release in outcomes.values():
             key = "released" if release else f"intents_{status}"
@@ -180,45 +187,35 @@ def plan_chunk(run: Run, chunk: int) -> None:
         stats["deposits"] = stats.get("deposits", 0) + len(ledger) // 2
         run.progress["plan"] = chunk + 1
 
-        new_positions = [o for o in orders if o.leaf.position_id is None]
-        write_all(
-            [
+        copy_rows(
+            ORDERS,
+            (
                 (
-                    _NEW_POSITIONS,
-                    [
-                        [o.account_id for o in new_positions],
-                        [o.leaf.security_id for o in new_positions],
-                        [o.leaf.slice_id for o in new_positions],
-                    ],
-                ),
-                (
-                    _ORDERS,
-                    [
-                        run.window_id,
-                        [o.account_id for o in orders],
-                        [o.leaf.slice_id for o in orders],
-                        [o.leaf.position_id for o in orders],
-                        [o.leaf.security_id for o in orders],
-                        [o.intent_id for o in orders],
-                        [o.side for o in orders],
-                        [o.status for o in orders],
-                        [o.amount for o in orders],
-                        [o.quantity for o in orders],
-                        [o.reason for o in orders],
-                        [dump_json(o.explanation) for o in orders],
-                    ],
-                ),
-                insert_ledger(run.window_id, ledger),
-                update_cash(cash),
-                (
-                    _INTENT_OUTCOMES,
-                    [
-                        list(outcomes),
-                        [status for status, _, _ in outcomes.values()],
-                        [reason for _, reason, _ in outcomes.values()],
-                        [release for _, _, release in outcomes.values()],
-                    ],
-                ),
-                save_progress(run, "plan"),
-            ]
+                    o.account_id,
+                    o.leaf.slice_id,
+                    o.leaf.position_id,
+                    o.leaf.security_id,
+                    o.intent_id,
+                    o.side,
+                    o.status,
+                    o.amount,
+                    o.quantity,
+                    o.reason,
+                    dump_json(o.explanation),
+                )
+                for o in orders
+            ),
+        )
+        copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
+        fetch(
+            _APPLY,
+            {
+                **statuses(),
+                "window": run.window_id,
+                "intents": list(outcomes),
+                "outcomes": [status for status, _, _ in outcomes.values()],
+                "reasons": [reason for _, reason, _ in outcomes.values()],
+                "releases": [release for _, _, release in outcomes.values()],
+                **progress_params(run, "plan"),
+            },
         )

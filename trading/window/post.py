@@ -1,8 +1,10 @@
 """Phase 6, post: a chunk's fills written to the books; then the window's residues and report.
 
-A chunk is one transaction: four reads (orders, accounts, open lots, intents) and one write
-statement (orders filled, lots opened and consumed, disposals, ledger entries, cash, positions,
-intents done, removed slices, the window's progress).
+A chunk is one transaction: four reads (accounts, orders, open lots, intents), three binary
+COPYs into the staging tables (fills, disposals, ledger entries) and one
+statement applying them (orders filled, lots opened and consumed, disposals, ledger entries,
+cash, positions, intents done, removed slices, the window's progress; and it returns the
+orders for slices no longer in their pie, which fail the chunk).
 
 ``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
 compared with what the block delivered (the broker's shares and cash), and the house account
@@ -20,6 +22,7 @@ accepts, so the house never needs capital of its own.
 
 from __future__ import annotations
 
+import json
 from decimal import localcontext
 from typing import Any
 
@@ -28,14 +31,15 @@ from django.db import transaction
 from trading.lots import OpenLot
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.common import (
+    LEDGER_CTES,
+    PROGRESS_CTE,
     Run,
     dump_json,
     fetch,
-    insert_ledger,
-    save_progress,
-    update_cash,
-    write_all,
+    progress_params,
+    statuses,
 )
+from trading.window.staging import DISPOSALS, FILLS, LEDGER, copy_rows, take
 
 _ACCOUNTS = """
     SELECT a.id, a.cash, COALESCE(wa.lot_method, a.lot_method)  -- frozen with the window
@@ -47,7 +51,8 @@ _ACCOUNTS = """
 _ORDERS = """
     SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity
     FROM trading_order o
-    WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s AND o.status = 'planned'
+    WHERE o.account_id = ANY(%(accounts)s::bigint[]) AND o.window_id = %(window)s
+      AND o.status = %(planned)s
     ORDER BY o.account_id, o.id
 """
 _LOTS = """
@@ -63,53 +68,6 @@ _INTENTS = """
     FROM trading_intent t
     WHERE t.account_id = ANY(%s::bigint[]) AND t.window_id = %s AND t.status = 'pending'
     ORDER BY t.created_at, t.id
-"""
-_FILL_ORDERS = """
-    UPDATE trading_order o
-    SET status = 'filled', quantity = u.quantity, price = u.price, filled_amount = u.filled
-    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])
-        AS u(id, quantity, price, filled)
-    WHERE o.id = u.id
-    RETURNING 1
-"""
-_NEW_LOTS = """
-    INSERT INTO trading_lot (position_id, order_id, acquired_on, quantity, remaining_quantity,
-        cost_basis, remaining_cost)
-    SELECT u.position_id, u.order_id, %s, u.quantity, u.quantity, u.cost, u.cost
-    FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[])
-        AS u(position_id, order_id, quantity, cost)
-    RETURNING 1
-"""
-_CONSUME_LOTS = """
-    UPDATE trading_lot l SET remaining_quantity = u.quantity, remaining_cost = u.cost
-    FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS u(id, quantity, cost)
-    WHERE l.id = u.id
-    RETURNING 1
-"""
-_DISPOSALS = """
-    INSERT INTO trading_disposal (lot_id, order_id, account_id, security_id, acquired_on,
-        sold_on, quantity, proceeds, cost_basis, gain, term)
-    SELECT u.lot_id, u.order_id, u.account_id, u.security_id, u.acquired_on, %s, u.quantity,
-        u.proceeds, u.cost, u.gain, u.term
-    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[],
-                %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[])
-        AS u(lot_id, order_id, account_id, security_id, acquired_on, quantity, proceeds, cost,
-             gain, term)
-    RETURNING 1
-"""
-_POSITIONS = """
-    UPDATE trading_position p SET quantity = p.quantity + u.delta
-    FROM unnest(%s::bigint[], %s::numeric[]) AS u(id, delta)
-    WHERE p.id = u.id
-    RETURNING 1
-"""
-_INTENTS_DONE = """
-    UPDATE trading_intent t SET status = 'done', finished_at = statement_timestamp(),
-        -- a short payment's note; a reason it waited for a price, say, is history once done
-        amount_paid = u.paid, failure_reason = COALESCE(u.note, '')
-    FROM unnest(%s::bigint[], %s::numeric[], %s::text[]) AS u(id, paid, note)
-    WHERE t.id = u.id AND t.status = 'pending'
-    RETURNING 1
 """
 # Accounts (of those given) that keep shares worth a cent or more at the window price after
 # this window's planned sells: a withdrawal of theirs had no reason to be paid short.
@@ -127,51 +85,107 @@ _KEEP_SHARES = """
     WHERE p.account_id = ANY(%(accounts)s) AND p.slice_id IS NOT NULL
       AND (p.quantity - COALESCE(s.sold, 0)) * lp.price >= 0.01
 """
-# A removing slice whose shares are all gone after this window is removed for good, with
-# everything below it when it is a sub-pie. The CTEs of one statement share a snapshot, so a
-# position's new quantity is its old one plus the delta.
-_REMOVED_SLICES = """
-    WITH RECURSIVE tree(root, id, child_pie_id) AS (
+# The chunk's whole effect, from its staged rows (``trading.window.staging``), in one statement.
+# Every CTE runs once on one snapshot, so a row is written by one CTE only; a position's new
+# quantity is its old one plus its move.
+_APPLY = f"""
+WITH RECURSIVE
+    -- the orders as allocated: their shares, price and cash
+    fills AS ({take(FILLS)}),
+    filled AS (
+        UPDATE trading_order o
+        SET status = %(filled)s, quantity = f.quantity, price = f.price,
+            filled_amount = f.filled_amount
+        FROM fills f WHERE o.id = f.order_id
+        RETURNING 1
+    ),
+    -- a buy that got shares opens a lot at what it paid
+    new_lots AS (
+        INSERT INTO trading_lot (position_id, order_id, acquired_on, quantity,
+            remaining_quantity, cost_basis, remaining_cost)
+        SELECT position_id, order_id, %(day)s, quantity, quantity, filled_amount, filled_amount
+        FROM fills WHERE side = %(buy)s AND quantity > 0
+        RETURNING 1
+    ),
+    -- each position moves by its buys' shares less its sells' shares
+    moves AS (
+        SELECT position_id, SUM(CASE WHEN side = %(buy)s THEN quantity ELSE -quantity END) AS delta
+        FROM fills GROUP BY position_id
+    ),
+    positions AS (
+        UPDATE trading_position p SET quantity = p.quantity + m.delta
+        FROM moves m WHERE p.id = m.position_id AND m.delta <> 0
+        RETURNING 1
+    ),
+    -- the lots the sells consumed: a disposal each, and what the lot has left
+    consumed AS ({take(DISPOSALS)}),
+    lots AS (
+        UPDATE trading_lot l
+        SET remaining_quantity = c.lot_remaining_quantity, remaining_cost = c.lot_remaining_cost
+        FROM consumed c WHERE l.id = c.lot_id
+        RETURNING 1
+    ),
+    disposals AS (
+        INSERT INTO trading_disposal (lot_id, order_id, account_id, security_id, acquired_on,
+            sold_on, quantity, proceeds, cost_basis, gain, term)
+        SELECT lot_id, order_id, account_id, security_id, acquired_on, %(day)s, quantity,
+            proceeds, cost, gain, term
+        FROM consumed
+        RETURNING 1
+    ),
+    {LEDGER_CTES}
+    -- withdrawals paid (a short payment's note; a reason it waited is history once done)
+    intents_done AS (
+        UPDATE trading_intent t SET status = %(done)s, finished_at = statement_timestamp(),
+            amount_paid = u.paid, failure_reason = COALESCE(u.note, '')
+        FROM unnest(%(intents)s::bigint[], %(paid)s::numeric[], %(notes)s::text[])
+            AS u(id, paid, note)
+        WHERE t.id = u.id AND t.status = %(pending)s
+        RETURNING 1
+    ),
+    -- a removing slice with no shares left after this window is removed for good, with
+    -- everything below it when it is a sub-pie
+    removal_tree(root, id, child_pie_id) AS (
         SELECT s.id, s.id, s.child_pie_id
-        FROM pies_slice s JOIN unnest(%s::bigint[]) AS u(id) ON s.id = u.id
-        WHERE s.status = 'removing'
+        FROM pies_slice s JOIN unnest(%(removals)s::bigint[]) AS u(id) ON s.id = u.id
+        WHERE s.status = %(removing)s
         UNION ALL
         SELECT t.root, c.id, c.child_pie_id
-        FROM tree t JOIN pies_slice c ON c.pie_id = t.child_pie_id AND c.status <> 'removed'
-    ), still_held AS (
+        FROM removal_tree t JOIN pies_slice c
+            ON c.pie_id = t.child_pie_id AND c.status <> %(removed)s
+    ),
+    still_held AS (
         SELECT DISTINCT t.root
-        FROM tree t JOIN trading_position p ON p.slice_id = t.id
-        LEFT JOIN unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) ON d.id = p.id
-        WHERE p.quantity + COALESCE(d.delta, 0) > 0
+        FROM removal_tree t JOIN trading_position p ON p.slice_id = t.id
+        LEFT JOIN moves m ON m.position_id = p.id
+        WHERE p.quantity + COALESCE(m.delta, 0) > 0
+    ),
+    removed AS (
+        UPDATE pies_slice s SET status = %(removed)s, target_bp = 0
+        FROM removal_tree t
+        WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
+        RETURNING 1
+    ),
+    {PROGRESS_CTE},
+    -- Post writes only onto slices that are part of the pie (active, or removing: being
+    -- sold). A window owns its accounts, so no pie save can remove a slice under it
+    -- (trading.ownership); should one ever be gone anyway, the caller raises and the chunk's
+    -- transaction takes all of this back.
+    off_pie AS (
+        SELECT f.order_id, s.id AS slice_id, s.status
+        FROM fills f
+        JOIN trading_position p ON p.id = f.position_id
+        JOIN pies_slice s ON s.id = p.slice_id
+        WHERE s.status NOT IN (%(active)s, %(removing)s)
     )
-    UPDATE pies_slice s SET status = 'removed', target_bp = 0
-    FROM tree t
-    WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
-    RETURNING 1
-"""
-
-
-# Post writes only onto slices that are part of the pie (active, or removing: being sold).
-# A window owns its accounts, so no pie save can remove a slice under it (trading.ownership);
-# should one ever be gone anyway, the window fails here rather than book shares onto it.
-_OFF_PIE_ORDERS = """
-    SELECT o.id, s.id, s.status
-    FROM trading_order o
-    JOIN trading_position p ON p.id = o.position_id
-    JOIN pies_slice s ON s.id = p.slice_id
-    WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s AND o.status = 'planned'
-      AND s.status NOT IN ('active', 'removing')
+SELECT (SELECT COUNT(*) FROM filled), (SELECT COUNT(*) FROM new_lots),
+       (SELECT COUNT(*) FROM disposals), (SELECT COUNT(*) FROM entries),
+       (SELECT COALESCE(json_agg(off_pie ORDER BY order_id), '[]') FROM off_pie)
 """
 
 
 class OffPieOrder(RuntimeError):
     """An order of the window is for a slice no longer in its pie: nothing is posted."""
-
-
-def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def load_blocks(run: Run) -> dict[int, BlockTerms]:
@@ -227,7 +241,10 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
         with run.timed("post"):
             accounts = fetch(_ACCOUNTS, [run.window_id, chunk])
             ids = [row[0] for row in accounts]
-            orders = [OrderRow(*row) for row in fetch(_ORDERS, [ids, run.window_id])]
+            orders = [
+                OrderRow(*row)
+                for row in fetch(_ORDERS, {"accounts": ids, "window": run.window_id, **statuses()})
+            ]
             lots: dict[int, list[OpenLot]] = {}
             for lot_id, position_id, acquired_on, quantity, cost in fetch(
                 _LOTS, [ids, run.window_id]
@@ -236,12 +253,6 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
                     OpenLot(lot_id, acquired_on, quantity, cost)
                 )
             intents = fetch(_INTENTS, [ids, run.window_id])
-            off_pie = fetch(_OFF_PIE_ORDERS, [ids, run.window_id])
-            if off_pie:
-                raise OffPieOrder(
-                    "Orders for slices no longer in their pie (order, slice, status): "
-                    + ", ".join(map(str, off_pie))
-                )
 
         with run.timed("allocate"):
             orders_of: dict[int, list[OrderRow]] = {}
@@ -287,29 +298,44 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
             )
         run.progress["post"] = chunk + 1
 
-        moved = _columns([(k, v) for k, v in book.positions.items() if v != 0], 2)
         with run.timed("post"):
-            write_all(
-                [
-                    (_FILL_ORDERS, _columns(book.orders, 4)),
-                    (_NEW_LOTS, [run.trade_date, *_columns(book.new_lots, 4)]),
-                    (_CONSUME_LOTS, _columns(book.lot_updates, 3)),
-                    (_DISPOSALS, [run.trade_date, *_columns(book.disposals, 10)]),
-                    insert_ledger(run.window_id, book.ledger),
-                    update_cash(book.cash),
-                    (_POSITIONS, moved),
-                    (
-                        _INTENTS_DONE,
-                        [
-                            [row[0] for row in intents],
-                            [book.paid.get(row[0], (None, ""))[0] for row in intents],
-                            [book.paid.get(row[0], (None, ""))[1] for row in intents],
-                        ],
-                    ),
-                    (_REMOVED_SLICES, [removals, *moved]),
-                    save_progress(run, "post"),
-                ]
+            position_of = {order.id: (order.position_id, order.side) for order in orders}
+            copy_rows(
+                FILLS,
+                (
+                    (order_id, *position_of[order_id], quantity, price, filled)
+                    for order_id, quantity, price, filled in book.orders
+                ),
             )
+            copy_rows(
+                DISPOSALS,
+                (
+                    (*disposal, remaining_quantity, remaining_cost)
+                    for disposal, (_, remaining_quantity, remaining_cost) in zip(
+                        book.disposals, book.lot_updates, strict=True
+                    )
+                ),
+            )
+            copy_rows(LEDGER, (row for row in book.ledger if row[1] != 0))
+            [(*_, off_pie)] = fetch(
+                _APPLY,
+                {
+                    **statuses(),
+                    "window": run.window_id,
+                    "day": run.trade_date,
+                    "intents": [row[0] for row in intents],
+                    "paid": [book.paid.get(row[0], (None, ""))[0] for row in intents],
+                    "notes": [book.paid.get(row[0], (None, ""))[1] for row in intents],
+                    "removals": removals,
+                    **progress_params(run, "post"),
+                },
+            )
+            off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
+            if off_pie:  # raised inside the chunk's transaction: nothing of it is kept
+                raise OffPieOrder(
+                    "Orders for slices no longer in their pie (order, slice, status): "
+                    + ", ".join(str(tuple(row.values())) for row in off_pie)
+                )
 
 
 # Per block: the house takes what the accounts did not get (shares and cash); then its

@@ -60,6 +60,14 @@ class Command(BaseCommand):
             help="Write into the configured database instead of a scratch one.",
         )
         parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
+        parser.add_argument(
+            "--explain",
+            type=int,
+            metavar="MS",
+            default=None,
+            help="Print the EXPLAIN ANALYZE of every window statement slower than MS ms "
+            "(auto_explain, sent to this session as notices).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["in_place"]:
@@ -89,6 +97,8 @@ class Command(BaseCommand):
             statements += 1
             return execute(sql, params, many, context)
 
+        if options["explain"] is not None:
+            self.explain_slower_than(options["explain"])
         window = open_adhoc_window()
         started = time.perf_counter()
         with connection.execute_wrapper(count):
@@ -134,6 +144,17 @@ class Command(BaseCommand):
                 }
             )
         )
+
+    def explain_slower_than(self, ms: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            cursor.execute(f"SET auto_explain.log_min_duration = {int(ms)}")
+            cursor.execute("SET auto_explain.log_analyze = on")
+            cursor.execute("SET auto_explain.log_nested_statements = on")
+            cursor.execute("SET client_min_messages = log")
+            cursor.connection.add_notice_handler(
+                lambda notice: self.stderr.write(notice.message_primary or "")
+            )
 
     def copy_time(self, rows: int) -> float:
         """Time a binary COPY of ``rows`` rows (id, amount, text) into a temp table."""
