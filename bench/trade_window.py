@@ -100,7 +100,7 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
         root = pie0 + n * pies_per_account
         users.append((user_id, "!", False, f"bench-{token}-{n}", "", "", "", False, True, now))
         rows_accounts.append(
-            (account_id, user_id, "individual", "", True, "0", "morning", "tax_min", "0", now)
+            (account_id, user_id, "individual", "", True, "0", "morning", "tax_min", "0", now, True)
         )
         rows_pies.append((root, account_id, "Portfolio", True, 1, now))
         chosen = rng.sample(security_ids, slices)
@@ -109,7 +109,17 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
         top_targets = _split(top_children)
         for order, security_id in enumerate(direct):
             rows_slices.append(
-                (slice_id, root, security_id, None, top_targets[order], order, "active", now)
+                (
+                    slice_id,
+                    root,
+                    security_id,
+                    None,
+                    top_targets[order],
+                    order,
+                    "active",
+                    now,
+                    order % 10,
+                )
             )
             _hold(rng, prices, account_id, security_id, slice_id, position_id, positions, lots)
             slice_id += 1
@@ -118,13 +128,33 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
             child = root + 1
             rows_pies.append((child, account_id, "Bonds", False, 1, now))
             rows_slices.append(
-                (slice_id, root, None, child, top_targets[-1], len(direct), "active", now)
+                (
+                    slice_id,
+                    root,
+                    None,
+                    child,
+                    top_targets[-1],
+                    len(direct),
+                    "active",
+                    now,
+                    len(direct),
+                )
             )
             slice_id += 1
             inner = _split(bonds)
             for order, security_id in enumerate(chosen[slices - bonds :]):
                 rows_slices.append(
-                    (slice_id, child, security_id, None, inner[order], order, "active", now)
+                    (
+                        slice_id,
+                        child,
+                        security_id,
+                        None,
+                        inner[order],
+                        order,
+                        "active",
+                        now,
+                        order % 10,
+                    )
                 )
                 _hold(rng, prices, account_id, security_id, slice_id, position_id, positions, lots)
                 slice_id += 1
@@ -170,6 +200,7 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
             "lot_method",
             "cash",
             "created_at",
+            "notify",
         ],
         rows_accounts,
     )
@@ -187,6 +218,7 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
             '"order"',
             "status",
             "created_at",
+            "colour",
         ],
         rows_slices,
     )
