@@ -4,6 +4,7 @@ alone, a move that trades nothing, and Cancel asking before it discards work."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,7 +13,7 @@ from pies.models import Slice
 from tests.browser.test_journeys import dana, log_in, priced, wait_for_htmx
 from trading.books import verify_books
 from trading.models import Intent, Order, Position
-from trading.services import request_deposit, request_withdrawal
+from trading.services import create_schedule, request_deposit, request_withdrawal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 __all__ = ["dana", "priced"]  # fixtures used here
@@ -69,6 +70,9 @@ def test_every_investor_page_fits_a_390_px_phone(page: Page, dana, screenshot_di
     request_withdrawal(account=dana, amount="300.00")
     run_window()
     request_deposit(account=dana, amount="25.00")  # left pending
+    create_schedule(
+        account=dana, amount="50.00", frequency="monthly", day=15, start_date=date.today()
+    )
     bonds = Slice.objects.get(pie__account=dana, child_pie__name="Bonds").child_pie_id
     page.set_viewport_size(PHONE)
     for url in ("/accounts/login/", "/signup/"):
@@ -86,6 +90,8 @@ def test_every_investor_page_fits_a_390_px_phone(page: Page, dana, screenshot_di
         f"/account/{dana.pk}/rebalance/",
         f"/account/{dana.pk}/activity/",
         f"/account/{dana.pk}/lots/",
+        f"/account/{dana.pk}/recurring/",
+        f"/account/{dana.pk}/dividends/",
         f"/account/{dana.pk}/settings/",
         f"/account/{dana.pk}/pie/edit/",
         f"/account/{dana.pk}/pie/import/",
