@@ -178,23 +178,6 @@ def _describe_run(window_id: int, verb: str) -> Outcome:
     )
 
 
-def run_now() -> Outcome:
-    """Staff "run now" (admin, /ops/): pay the dividends due today, as the daily job would
-    have, so the window invests them; then open an ad-hoc window and send it to a worker."""
-    from trading.services.dividends import pay_due_dividends
-    from trading.tasks import send_adhoc_window
-
-    paid = pay_due_dividends()
-    outcome = queued(send_adhoc_window().pk)
-    if paid:
-        return Outcome(
-            f"Paid {len(paid)} due dividend(s) first. {outcome.message}",
-            outcome.level,
-            outcome.window_id,
-        )
-    return outcome
-
-
 def queued(window_id: int) -> Outcome:
     """What staff are told when "run now" has sent an ad-hoc window to a worker."""
     return Outcome(

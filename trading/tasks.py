@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from trading.models import TradeWindow
+from trading.ops import Outcome, queued
 from trading.services import (
     create_due_deposits,
     open_due_windows,
@@ -78,6 +79,20 @@ def send_adhoc_window() -> TradeWindow:
     window = open_adhoc_window(queued=True)
     run_window_task.delay_on_commit(window.pk)
     return window
+
+
+def run_now() -> Outcome:
+    """Staff "run now" (admin, /ops/): pay the dividends due today, as the daily job would
+    have, so the window invests them; then open an ad-hoc window and send it to a worker."""
+    paid = pay_due_dividends()
+    outcome = queued(send_adhoc_window().pk)
+    if paid:
+        return Outcome(
+            f"Paid {len(paid)} due dividend(s) first. {outcome.message}",
+            outcome.level,
+            outcome.window_id,
+        )
+    return outcome
 
 
 @shared_task(name="trading.tasks.pay_dividends", ignore_result=True)

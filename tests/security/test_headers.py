@@ -84,6 +84,8 @@ def test_no_template_has_an_inline_style_or_script():
     root = Path(__file__).resolve().parents[2]
     offenders = []
     for path in [*root.glob("templates/**/*.html"), *root.glob("*/admin/*.py")]:
+        if "email" in path.parts:
+            continue  # mail is read in a mail client, not served under the CSP: inline is how mail styles
         text = path.read_text()
         if re.search(r"\sstyle=|<style|<script>|<script\s(?![^>]*\bsrc=)|\son[a-z]+=", text):
             offenders.append(str(path.relative_to(root)))

@@ -98,7 +98,10 @@ def every_url(values: dict[str, str]) -> list[Url]:
                 local["object_id"] = local["id"] = admin_object(prefix)
             path = "/" + prefix + fill(str(pattern.pattern), local)
             route = str(pattern.pattern)
-            owned = any(key in route for key in ("pk>", "account_id>", "intent_id>", "pie_id>"))
+            owned = any(
+                key in route
+                for key in ("pk>", "account_id>", "intent_id>", "pie_id>", "schedule_id>")
+            )
             staff = name.startswith(("admin:", "ops:")) or str(pattern.name) in staff_api
             methods = staff_api.get(str(pattern.name), frozenset({"GET", "POST"}))
             found.append(Url(name, path, owned, staff, methods))
@@ -114,7 +117,7 @@ def world(alice_account, make_user, make_security):
     from pies.services import save_pie_tree
     from trading.models import Intent, TradeWindow
     from trading.ops import ensure_operations_group
-    from trading.services import request_deposit
+    from trading.services import create_schedule, request_deposit
 
     make_security("VTI", "200.00")
     save_pie_tree(
@@ -129,6 +132,13 @@ def world(alice_account, make_user, make_security):
     window = TradeWindow.objects.create(
         trade_date=timezone.now().date(), session="adhoc", scheduled_at=timezone.now()
     )
+    schedule = create_schedule(
+        account=alice_account,
+        amount="50.00",
+        frequency="monthly",
+        day=15,
+        start_date=timezone.now().date(),
+    )
     ops = make_user("opal", is_staff=True)
     ops.groups.add(ensure_operations_group())
     values = {
@@ -137,6 +147,7 @@ def world(alice_account, make_user, make_security):
         "intent_id": str(intent.pk),
         "pie_id": str(Pie.objects.get(account=alice_account, is_root=True).pk),
         "window_id": str(window.pk),
+        "schedule_id": str(schedule.pk),
         "uidb64": "MQ",
         "token": "set-password",
         "app_label": "trading",

@@ -119,8 +119,11 @@ def test_the_account_sub_nav_marks_the_current_page(alice_client, core_pie):
     for url, name in (
         (f"/account/{core_pie.pk}/", "Overview"),
         (f"/account/{core_pie.pk}/activity/", "Activity"),
+        (f"/account/{core_pie.pk}/recurring/", "Recurring deposits"),
         (f"/account/{core_pie.pk}/lots/", "Lots and gains"),
+        (f"/account/{core_pie.pk}/dividends/", "Dividends"),
         (f"/account/{core_pie.pk}/settings/", "Account settings"),
     ):
         page = html(alice_client.get(url))
-        assert re.findall(r'aria-current="page">([^<]+)</a>', page) == [name], url
+        [nav] = re.findall(r'<nav class="account-nav.*?</nav>', page, flags=re.S)
+        assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [name], url

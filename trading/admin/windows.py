@@ -25,8 +25,8 @@ from trading.models import (
     WindowAccount,
     WindowStatus,
 )
-from trading.ops import retry_window, run_now, window_summary
-from trading.tasks import confirm_window
+from trading.ops import retry_window, window_summary
+from trading.tasks import confirm_window, run_now
 from trading.window import CannotAbandon, abandon_window
 
 # --- Trade windows and their books -----------------------------------------------------------

@@ -23,11 +23,10 @@ from trading.ops import (
     last_tick,
     pending_by_kind,
     retry_window,
-    run_now,
     window_summary,
     worker_alive,
 )
-from trading.tasks import confirm_window
+from trading.tasks import confirm_window, run_now
 from trading.window import CannotAbandon, abandon_window
 
 
