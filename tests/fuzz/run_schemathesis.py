@@ -14,7 +14,7 @@
    any response body that violates the schema.
 
 Environment knobs: FUZZ_MAX_EXAMPLES (default 50 per operation), FUZZ_SEED (default 1, or
-"random"), FUZZ_TIMEOUT seconds for the schemathesis run (default 240), FUZZ_KEEP_DB=1 to keep
+"random"), FUZZ_TIMEOUT seconds for the schemathesis run (default 600), FUZZ_KEEP_DB=1 to keep
 the scratch database for a look afterwards, FUZZ_JUNIT=path to write a JUnit XML report.
 """
 
@@ -180,7 +180,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 def run_schemathesis(port: int, token: str, account_id: int, intent_id: int) -> int:
     max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "50")
     seed_value = os.environ.get("FUZZ_SEED", "1")
-    timeout = int(os.environ.get("FUZZ_TIMEOUT", "240"))
+    timeout = int(os.environ.get("FUZZ_TIMEOUT", "600"))
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "schemathesis.toml"
         # Every {account_id} is the seeded account, so the fuzzing exercises real accounts
@@ -202,8 +202,11 @@ def run_schemathesis(port: int, token: str, account_id: int, intent_id: int) -> 
             "examples,coverage,fuzzing",
             "--max-examples",
             max_examples,
+            # One generating thread: with two, Hypothesis's lambda descriptions call ast.parse
+            # from both threads at once, which CPython 3.11 can fail with "AST constructor
+            # recursion depth mismatch" (a SystemError in the fuzzer, not in the app).
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "60",
             "--generation-allow-x00",
