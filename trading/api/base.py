@@ -14,14 +14,16 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.metadata import SimpleMetadata
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pieproject.api_errors import refuse_oversized_body
 from trading import serializers as s
 from trading.access import get_account_for_user
 from trading.models import Account
-from trading.renderers import NUL_MESSAGE, DecimalJSONParser, contains_nul
+from trading.renderers import NUL_MESSAGE, CSVRenderer, DecimalJSONParser, contains_nul
 
 
 def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -94,6 +96,27 @@ class PiesListView(_Inputs, generics.ListAPIView):
         page = self.paginate_queryset(rows)  # type: ignore[arg-type]
         assert page is not None, "the API's list views need DEFAULT_PAGINATION_CLASS"
         return page
+
+
+class JSONOrCSV(APIView):
+    """Mixed into a view that answers JSON, or its rows as CSV under ``csv_header`` with
+    ``?format=csv``. Errors are JSON whatever format was asked for: clients parse them the
+    same way."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    csv_header: Sequence[str] = ()
+
+    def get_renderer_context(self) -> dict[str, Any]:
+        return {**super().get_renderer_context(), "csv_header": list(self.csv_header)}
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        renderer = getattr(request, "accepted_renderer", None)
+        if response.status_code >= 400 and renderer is not None and renderer.format == "csv":
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class StaffOnly(permissions.IsAdminUser):

@@ -9,7 +9,6 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +16,7 @@ from pies.models import Pie, Slice
 from trading import serializers as s
 from trading.api.base import (
     ACCOUNT_ID,
+    JSONOrCSV,
     PiesListView,
     account_for,
     query,
@@ -29,7 +29,6 @@ from trading.models import (
     Term,
 )
 from trading.money import ZERO
-from trading.renderers import CSVRenderer
 
 
 def leaf_paths(account: Account) -> dict[int | None, str]:
@@ -99,21 +98,8 @@ class LotsView(PiesListView):
 GAINS_CSV_HEADER = list(Disposal.GAIN_COLUMNS)
 
 
-class RealizedGainsView(PiesListView):
-    renderer_classes = [JSONRenderer, CSVRenderer]
-
-    def get_renderer_context(self) -> dict[str, Any]:
-        return {**super().get_renderer_context(), "csv_header": GAINS_CSV_HEADER}
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        # Errors are JSON whatever format was asked for: clients parse them the same way.
-        renderer = getattr(request, "accepted_renderer", None)
-        if response.status_code >= 400 and renderer is not None and renderer.format == "csv":
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+class RealizedGainsView(JSONOrCSV, PiesListView):
+    csv_header = GAINS_CSV_HEADER
 
     @extend_schema(
         parameters=[

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trading import serializers as s
-from trading.api.base import ACCOUNT_ID, PiesAPIView, account_for, query
+from trading.api.base import ACCOUNT_ID, JSONOrCSV, PiesAPIView, account_for, query
 from trading.calendar import market_date
 from trading.performance import DEFAULT_RANGE, RANGES, account_performance, dividend_income
-from trading.renderers import CSVRenderer
 
 
 class PerformanceQuery(serializers.Serializer):
@@ -102,21 +98,8 @@ class DividendsOutput(serializers.Serializer):
 DIVIDEND_CSV_HEADER = ["month", "symbol", "amount"]
 
 
-class AccountDividendsView(PiesAPIView):
-    renderer_classes = [JSONRenderer, CSVRenderer]
-
-    def get_renderer_context(self) -> dict[str, Any]:
-        return {**super().get_renderer_context(), "csv_header": DIVIDEND_CSV_HEADER}
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        # Errors are JSON whatever format was asked for.
-        renderer = getattr(request, "accepted_renderer", None)
-        if response.status_code >= 400 and renderer is not None and renderer.format == "csv":
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+class AccountDividendsView(JSONOrCSV, PiesAPIView):
+    csv_header = DIVIDEND_CSV_HEADER
 
     @extend_schema(
         parameters=[
