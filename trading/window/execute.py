@@ -40,6 +40,7 @@ _RECORDED = "SELECT security_id FROM trading_blockorder WHERE window_id = %s"
 # One step's blocks, their fills and settlement entries (staged), cash and progress.
 _APPLY = f"""
 WITH
+    {PROGRESS_CTE}
     blocks AS (
         INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
             sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
@@ -64,7 +65,6 @@ WITH
         RETURNING 1
     ),
     {LEDGER_CTES}
-    {PROGRESS_CTE}
 SELECT (SELECT COUNT(*) FROM blocks), (SELECT COUNT(*) FROM fills)
 """
 
@@ -181,6 +181,7 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
             _APPLY,
             {
                 "window": run.window_id,
+                "system": run.system.ids(),
                 **dict(zip(names, columns, strict=True)),
                 **progress_params(run, "execute"),
             },
