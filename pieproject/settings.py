@@ -263,7 +263,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Product settings (product.md).
 # Money: a plain non-negative amount with at most 2 decimals, a Decimal from here on.
 PIES_AUTO_INVEST_TRIGGER = env_decimal("PIES_AUTO_INVEST_TRIGGER", Decimal("25.00"), places=2)
-PIES_WINDOW_CHUNK_SIZE = env_int("PIES_WINDOW_CHUNK_SIZE", 10000, minimum=1)
+# Accounts per plan/post chunk: the unit of work a worker claims (trading.window.chunks).
+PIES_WINDOW_CHUNK_SIZE = env_int("PIES_WINDOW_CHUNK_SIZE", 5000, minimum=1)
 # The simulated broker fills net orders this many basis points away from the window price:
 # positive against the trader (buys higher, sells lower), negative in the trader's favour.
 PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=-5000, maximum=5000)

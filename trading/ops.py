@@ -16,11 +16,11 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from trading.models import Intent, IntentKind, TradeWindow, WindowStatus
+from trading.models import Intent, IntentKind, TradeWindow, WindowChunk, WindowStatus
 from trading.services.windows import LAST_TICK_KEY
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,30 @@ class WindowSummary:
     figures: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     total_seconds: float | None = None
+    chunks: list[str] = field(default_factory=list)
+
+
+def chunk_progress(window_ids: list[int]) -> dict[int, list[str]]:
+    """Per window, its plan and post chunks done so far and by how many processes, e.g.
+    "plan 3 of 10 chunks (2 processes)": what to watch while a window runs. One query."""
+    rows = (
+        WindowChunk.objects.filter(window_id__in=window_ids)
+        .values("window_id", "phase")
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(done_at__isnull=False)),
+            processes=Count("worker", filter=Q(done_at__isnull=False), distinct=True),
+        )
+        .order_by("window_id", "-phase")  # plan before post
+    )
+    progress: dict[int, list[str]] = {}
+    for row in rows:
+        processes = row["processes"]
+        progress.setdefault(row["window_id"], []).append(
+            f"{row['phase']} {row['done']} of {row['total']} chunks"
+            + (f" ({processes} process{'es' if processes != 1 else ''})" if processes else "")
+        )
+    return progress
 
 
 def _count(value: Any) -> int | str | None:
@@ -118,7 +142,7 @@ def _phase_rank(name: str) -> tuple[int, str]:
     return (PHASE_ORDER.index(name) if name in PHASE_ORDER else len(PHASE_ORDER), name)
 
 
-def window_summary(window: TradeWindow) -> WindowSummary:
+def window_summary(window: TradeWindow, chunks: list[str] | None = None) -> WindowSummary:
     report = window.report if isinstance(window.report, dict) else {}
     timings = window.timings if isinstance(window.timings, dict) else {}
     if not timings and isinstance(report.get("timings"), dict):
@@ -148,6 +172,7 @@ def window_summary(window: TradeWindow) -> WindowSummary:
         figures=figures,
         skipped=_skipped(report),
         total_seconds=total,
+        chunks=chunks or [],
     )
 
 

@@ -214,6 +214,7 @@ BAD = [
     ("PIES_BROKER_SLIPPAGE_BP", "5001", "PIES_BROKER_SLIPPAGE_BP='5001' must be at most 5000"),
     ("PIES_MAX_SLIPPAGE_BP", "-1", "PIES_MAX_SLIPPAGE_BP='-1' must be at least 0"),
     ("PIES_MAX_SLIPPAGE_BP", "1.5", "PIES_MAX_SLIPPAGE_BP='1.5' is not an integer"),
+    ("PIES_WINDOW_SPREAD_CHUNKS", "maybe", "PIES_WINDOW_SPREAD_CHUNKS='maybe' is not a boolean"),
     ("PIES_WINDOW_STALL_SECONDS", "9", "PIES_WINDOW_STALL_SECONDS='9' must be at least 10"),
     ("PIES_WINDOW_MAX_ATTEMPTS", "0", "PIES_WINDOW_MAX_ATTEMPTS='0' must be at least 1"),
     ("PIES_CONFIRMATION_BATCH_SIZE", "0", "PIES_CONFIRMATION_BATCH_SIZE='0' must be at least 1"),

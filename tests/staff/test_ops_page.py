@@ -98,3 +98,20 @@ def test_the_page_loads_with_redis_down(ops_client, settings):
     assert response.status_code == 200
     assert response.context["books"]["ok"] is True  # computed, not read from the cache
     assert response.context["last_tick"] is None
+
+
+def test_a_failed_window_shows_its_chunks_done_and_by_how_many_processes(ops_client):
+    from tests.faults.books import mixed_accounts
+    from trading.window import WindowFault, open_adhoc_window, run_window
+
+    mixed_accounts("chunky", 3)
+    window = open_adhoc_window()
+    with pytest.raises(WindowFault):
+        run_window(window.pk, chunk_size=1, fail_after_chunk=4)  # 3 plan chunks, 1 post
+
+    page = ops_client.get(reverse("ops:index")).content.decode()
+
+    row = page[page.index(f'id="window-{window.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "plan 3 of 3 chunks (1 process)" in row
+    assert "post 1 of 3 chunks (1 process)" in row

@@ -62,12 +62,13 @@ class AccountQuerySet(models.QuerySet["Account"]):
 
 
 class Account(models.Model):
-    owner = models.ForeignKey(
+    owner = models.ForeignKey(  # indexed by one_account_of_each_kind (owner, kind)
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="accounts",
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=AccountKind.choices)
     name = models.CharField(max_length=100, blank=True)
@@ -156,7 +157,10 @@ class Security(models.Model):
 
 
 class Price(models.Model):
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="prices")
+    # indexed by one_price_per_security_and_time (security, at)
+    security = models.ForeignKey(
+        Security, on_delete=models.PROTECT, related_name="prices", db_index=False
+    )
     at = models.DateTimeField()
     price = price_field()
 

@@ -123,7 +123,10 @@ class Disposal(models.Model):
 
 
 class Dividend(models.Model):
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="dividends")
+    # indexed by one_dividend_per_ex_date (security, ex_date)
+    security = models.ForeignKey(
+        Security, on_delete=models.PROTECT, related_name="dividends", db_index=False
+    )
     ex_date = models.DateField()
     pay_date = models.DateField()
     amount_per_share = models.DecimalField(max_digits=14, decimal_places=6)
@@ -161,7 +164,10 @@ class LedgerKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """One side of a cash movement. Append-only: a database trigger refuses UPDATE and DELETE."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    # Indexed by ``ledger_account_time`` (account, created_at), which serves lookups by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     amount = money_field(help_text="Signed: positive adds to the account's cash.")
     kind = models.CharField(max_length=12, choices=LedgerKind.choices)
     # Entries of one movement share a reference, e.g. "intent:12" or "window:3:order:40".

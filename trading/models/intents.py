@@ -31,7 +31,10 @@ class IntentQuerySet(models.QuerySet["Intent"]):
 class Intent(models.Model):
     """Something an investor asked for that waits for the next trade window."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="intents")
+    # indexed by idempotency_key_unique_per_account (account, idempotency_key)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="intents", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=IntentKind.choices)
     amount = money_field(null=True, blank=True)
     # A withdrawal of the whole value: sells everything, whatever the value is by then.
@@ -56,12 +59,13 @@ class Intent(models.Model):
     # they raised; failure_reason says so), or everything for a withdrawal of all.
     amount_paid = money_field(null=True, blank=True)
     # A recurring deposit's schedule and the occurrence (a New York date) it is for.
-    schedule = models.ForeignKey(
+    schedule = models.ForeignKey(  # indexed by one_intent_per_occurrence (schedule, date)
         "RecurringDeposit",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="intents",
+        db_index=False,
     )
     occurrence_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -20,7 +20,10 @@ class Confirmation(models.Model):
     claimed again once its claim is older than ``PIES_CONFIRMATION_RETRY_SECONDS``.
     """
 
-    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="confirmations")
+    # indexed by one_confirmation_per_window_owner (window, owner)
+    window = models.ForeignKey(
+        TradeWindow, on_delete=models.PROTECT, related_name="confirmations", db_index=False
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="confirmations"
     )

@@ -15,7 +15,10 @@ from trading.money import money_field
 
 
 class Snapshot(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="snapshots")
+    # indexed by one_snapshot_per_day (account, day)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="snapshots", db_index=False
+    )
     day = models.DateField(help_text="The New York trading day whose close this is.")
     value = money_field(help_text="Cash plus the holdings' sellable values at the close.")
     cash = money_field()

@@ -104,7 +104,10 @@ class Order(models.Model):
     """One account's order for one position in one window, with the reason it was planned."""
 
     window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="orders")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
+    # Indexed by ``order_account_window`` (account, window), which serves lookups by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="orders")
     security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="orders")
     intent = models.ForeignKey(
@@ -203,7 +206,10 @@ class BlockOrder(models.Model):
     as a limit order at ``limit_price`` and receives ``-settlement_amount`` = P.
     """
 
-    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="blocks")
+    # indexed by one_block_per_window_security (window, security)
+    window = models.ForeignKey(
+        TradeWindow, on_delete=models.PROTECT, related_name="blocks", db_index=False
+    )
     security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="blocks")
     # Planned buy shares: sum of floor6(amount / w) over the buys.
     buy_quantity = quantity_field(default=ZERO)
@@ -246,7 +252,10 @@ class WindowAccount(models.Model):
     settings were copied: nothing reads them again.)
     """
 
-    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="accounts")
+    # indexed by one_row_per_window_account (window, account)
+    window = models.ForeignKey(
+        TradeWindow, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="windows")
     chunk = models.PositiveIntegerField()
     auto_invest = models.BooleanField(null=True)
@@ -279,7 +288,10 @@ class WindowChunk(models.Model):
     time per part (the whole chunk took ``done_at - claimed_at``), ``worker`` who did it.
     """
 
-    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="chunks")
+    # indexed by one_row_per_window_chunk (window, phase, number)
+    window = models.ForeignKey(
+        TradeWindow, on_delete=models.PROTECT, related_name="chunks", db_index=False
+    )
     phase = models.CharField(max_length=4, choices=ChunkPhase.choices)
     number = models.PositiveIntegerField()
     claimed_at = models.DateTimeField(null=True, blank=True)

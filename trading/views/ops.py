@@ -20,6 +20,7 @@ from trading.models import TradeWindow, WindowStatus
 from trading.ops import (
     LAST_WINDOWS,
     books_status,
+    chunk_progress,
     last_tick,
     pending_by_kind,
     retry_window,
@@ -60,13 +61,14 @@ def ops_page(request: HttpRequest) -> HttpResponse:
         pk__in=[window.pk for window in windows]
     )
     tick = last_tick()
+    chunks = chunk_progress([window.pk for window in windows])
     context = {
         "title": "Operations",
         "now": now,
         "next_slot": next_slot,
         "market_tz": calendar.MARKET_TZ,
         "pending": pending_by_kind(),
-        "windows": [(window, window_summary(window)) for window in windows],
+        "windows": [(window, window_summary(window, chunks.get(window.pk))) for window in windows],
         "running": TradeWindow.objects.filter(status=WindowStatus.RUNNING).count(),
         "failed": TradeWindow.objects.filter(status=WindowStatus.FAILED).count(),
         "books": books_status(),

@@ -8,9 +8,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from pies.allocation import Allocation, Node, allocate_buy, allocate_sell, leaf, pie, rebalance
+from pies.allocation import Row, buy_rows, rebalance_rows, sell_rows
 from trading.money import ZERO, ceil_shares, floor_cents, floor_shares, withdrawable
+
+MINIMUM_ORDER_CENTS = 100  # allocation.md, Buying 3: 1.00
+
+
+def _cents(amount: Decimal) -> int:
+    """Whole cents of an amount >= 0, rounded down."""
+    return int(floor_cents(amount).scaleb(2))
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+@dataclass
+class Split:
+    """An allocation of the kernel (``pies.allocation``'s row entry) by leaf path: the amounts
+    in cents as Decimals, and each one's explanation (as ``Explanation.as_dict`` gives it)."""
+
+    amounts: dict[str, Decimal]
+    explanations: dict[str, dict]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.amounts.values(), ZERO)
+
+
+@dataclass
+class PieRows:
+    """A pie's subtree as the kernel's rows: (pie, target, value in units, sub-pie), the rows'
+    keys (leaf and sub-pie paths), and the scale of the units (decimals, at least 2)."""
+
+    rows: list[Row]
+    keys: list[str]
+    scale: int
 
 
 @dataclass
@@ -162,14 +197,50 @@ class AccountPlan:
 
     # --- The tree as allocation input, at the planned values ----------------------------------
 
-    def node(self, pie_id: int, target_bp: int = 10_000) -> Node:
-        kids = []
-        for child_target, child in self.children.get(pie_id, []):
-            if isinstance(child, Leaf):
-                kids.append(leaf(child.path, child_target, child.value, ref=child.slice_id))
-            else:
-                kids.append(self.node(child, child_target))
-        return pie(self.paths.get(pie_id, ""), target_bp, kids)
+    def pie_rows(self, pie_id: int, *, extra: Decimal = ZERO) -> PieRows:
+        """The pie below ``pie_id`` as rows, values (and ``extra``) at one exact scale."""
+        found: list[tuple[int, int, Decimal | None, int | None, str]] = []
+
+        def visit(pie: int) -> None:
+            for target, child in self.children.get(pie, []):
+                if isinstance(child, Leaf):
+                    found.append((pie, target, child.value, None, child.path))
+                else:
+                    found.append((pie, target, None, child, self.paths.get(child, "")))
+                    visit(child)
+
+        visit(pie_id)
+        exponents = [value.as_tuple().exponent for _, _, value, _, _ in found if value is not None]
+        scale = max(2, -int(extra.as_tuple().exponent), *(-int(e) for e in exponents))
+        rows: list[Row] = [
+            (pie, target, 0 if value is None else int(value.scaleb(scale)), sub)
+            for pie, target, value, sub, _ in found
+        ]
+        return PieRows(rows, [key for *_, key in found], scale)
+
+    def split_buy(self, pie_id: int, amount: Decimal, rule: str) -> Split:
+        """Buying ``amount`` into the pie (allocation.md 1-4)."""
+        pie = self.pie_rows(pie_id)
+        split = buy_rows(
+            pie.rows, _cents(amount), root=pie_id, minimum=MINIMUM_ORDER_CENTS, scale=pie.scale
+        )
+        return self._split(pie, split.amounts, split.explain, rule, pie_id)
+
+    def split_sell(self, pie_id: int, amount: Decimal, rule: str) -> Split:
+        """Selling ``amount`` from the pie (allocation.md 1-3), on sellable values."""
+        pie = self.pie_rows(pie_id)
+        split = sell_rows(pie.rows, _cents(amount), root=pie_id, scale=pie.scale)
+        return self._split(pie, split.amounts, split.explain, rule, pie_id)
+
+    def _split(
+        self, pie: PieRows, amounts: dict[int, int], explain: Any, rule: str, pie_id: int
+    ) -> Split:
+        root_key = self.paths.get(pie_id, "")
+        keys = pie.keys
+        return Split(
+            {keys[row]: _money(cents) for row, cents in amounts.items()},
+            {keys[row]: explain(row, keys, rule, root_key) for row in amounts},
+        )
 
     def has_active(self, pie_id: int | None) -> bool:
         return pie_id is not None and any(target > 0 for target, _ in self.children.get(pie_id, []))
@@ -181,12 +252,12 @@ class AccountPlan:
 
     # --- Applying allocations ----------------------------------------------------------------
 
-    def _buy(self, allocation: Allocation, rule: str, intent_id: int | None) -> Decimal:
+    def _buy(self, allocation: Split, rule: str, intent_id: int | None) -> Decimal:
         for key, amount in allocation.amounts.items():
             item = self.leaves[key]
             item.value += amount
             item.bought += amount
-            explanation = allocation.explanations[key].as_dict()
+            explanation = allocation.explanations[key]
             item.flows.append((amount, rule, intent_id, explanation))
         total = allocation.total
         self.free -= total
@@ -207,7 +278,7 @@ class AccountPlan:
                 item.value = ZERO
             else:
                 item.value -= amount
-            explanation = explanations[key].as_dict() if key in explanations else {"rule": rule}
+            explanation = explanations.get(key) or {"rule": rule}
             last = item.flows[-1] if item.flows else None
             if last is not None and last[0] < 0 and last[1:3] == (rule, intent_id):
                 # A withdrawal topping up its own sell: one flow, one explanation.
@@ -258,7 +329,7 @@ class AccountPlan:
         # at the limit price: what those fall short is sold again from what is left, until the
         # amount is covered or every share is sold (then it pays what they raise).
         while need > 0 and self.root_id is not None:
-            allocation = allocate_sell(self.node(self.root_id), need, rule="withdrawal")
+            allocation = self.split_sell(self.root_id, need, "withdrawal")
             if not allocation.amounts:
                 break
             need -= self._sell(allocation.amounts, "withdrawal", intent_id, allocation.explanations)
@@ -331,12 +402,7 @@ class AccountPlan:
         above it, when that pie is being removed too: ``home_of``)."""
         pie_id = self.home_of(pie_id)
         if amount >= 1 and self.has_active(pie_id):
-            target = self.child_target.get(pie_id, 10_000)
-            self._buy(
-                allocate_buy(self.node(pie_id, target), amount, rule="removal"),
-                "removal",
-                intent_id,
-            )
+            self._buy(self.split_buy(pie_id, amount, "removal"), "removal", intent_id)
 
     def remove_subpie(self, intent_id: int, slice_id: int) -> None:
         """A removed sub-pie is sold whole, every leaf below it, and reinvested in its parent."""
@@ -392,20 +458,25 @@ class AccountPlan:
         extra = ZERO
         if is_root and self.auto_invest:
             extra = max(self.free - self.min_cash, ZERO)
-        result = rebalance(
-            self.node(pie_id, self.child_target.get(pie_id, 10_000)), extra_cash=extra
+        pie = self.pie_rows(pie_id, extra=extra)
+        result = rebalance_rows(
+            pie.rows, root=pie_id, extra=int(extra.scaleb(pie.scale)), scale=pie.scale
         )
+        root_key = self.paths.get(pie_id, "")
+        explanations = {}
         sells = {}
         buys = {}
-        for key, signed in result.orders.items():
+        for row, signed in result.orders.items():
+            key = pie.keys[row]
             item = self.leaves[key]
             if item.price is None:
                 continue  # no price: a rebalance skips it and completes
+            explanations[key] = result.explain(row, pie.keys, root_key)
             if signed < 0:
-                sells[key] = -signed
+                sells[key] = _money(-signed)
             else:
-                buys[key] = signed
-        sold = self._sell(sells, "rebalance", intent_id, result.explanations)
+                buys[key] = _money(signed)
+        sold = self._sell(sells, "rebalance", intent_id, explanations)
         self.free += sold
         wanted = sum(buys.values(), ZERO)
         available = max(self.free - self.min_cash, min(self.free, sold))
@@ -414,7 +485,7 @@ class AccountPlan:
             # cents per untouched leaf: prorate them, as the window would (allocation.md).
             buys = {key: floor_cents(amount * available / wanted) for key, amount in buys.items()}
         amounts = {key: amount for key, amount in buys.items() if amount > 0}
-        self._buy(Allocation(amounts, result.explanations), "rebalance", intent_id)
+        self._buy(Split(amounts, explanations), "rebalance", intent_id)
 
     def auto_invest_cash(self, trigger: Decimal, rule: str) -> None:
         if not self.auto_invest or not self.has_active(self.root_id):
@@ -423,7 +494,7 @@ class AccountPlan:
         if excess <= 0 or excess < trigger:
             return
         assert self.root_id is not None
-        self._buy(allocate_buy(self.node(self.root_id), excess, rule=rule), rule, None)
+        self._buy(self.split_buy(self.root_id, excess, rule), rule, None)
 
     # --- Orders ----------------------------------------------------------------------------------
 

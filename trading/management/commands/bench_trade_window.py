@@ -70,6 +70,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
         parser.add_argument(
+            "--slowest",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Print the N slowest statements of the window and their times (in process).",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=0,
@@ -105,13 +112,18 @@ class Command(BaseCommand):
         self.stdout.write(f"generated {written} in {time.perf_counter() - started:.1f}s (untimed)")
 
         statements = 0
+        timed: list[tuple[float, str]] = []
 
         def count(
             execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict
         ) -> Any:
             nonlocal statements
             statements += 1
-            return execute(sql, params, many, context)
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                timed.append((time.perf_counter() - started, " ".join(sql.split())[:100]))
 
         if options["explain"] is not None:
             self.explain_slower_than(options["explain"])
@@ -147,6 +159,10 @@ class Command(BaseCommand):
                 f"{chunks['busy_seconds']:.3f} s busy in all"
             )
         self.stdout.write(f"  window    {wall:8.3f} s wall, {statements_text}")
+        if options["slowest"] and timed:
+            self.stdout.write(f"  slowest statements (of {sum(s for s, _ in timed):.3f} s in SQL):")
+            for seconds, sql in sorted(timed, reverse=True)[: options["slowest"]]:
+                self.stdout.write(f"    {seconds:7.3f} s  {sql}")
         rss = f"peak RSS {peak_rss_mib:.0f} MiB"
         if worker_rss:
             rss += " here, workers " + ", ".join(f"{mib:.0f}" for mib in worker_rss) + " MiB"
