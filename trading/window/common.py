@@ -31,6 +31,7 @@ from trading.models import (
     WindowStatus,
 )
 from trading.money import limit_price
+from trading.valuation import latest_price_sql
 from trading.window.staging import LEDGER, take
 
 # PostgreSQL advisory-lock namespace of the window engine (first key of the two-int form).
@@ -113,16 +114,12 @@ def window_prices(at: datetime) -> tuple[dict[int, Decimal], dict[int, str]]:
     prices: dict[int, Decimal] = {}
     symbols: dict[int, str] = {}
     rows = fetch(
-        """
+        f"""
         SELECT s.id, s.symbol, lp.price
         FROM trading_security s
-        LEFT JOIN LATERAL (
-            SELECT price FROM trading_price p
-            WHERE p.security_id = s.id AND p.at <= %s
-            ORDER BY p.at DESC LIMIT 1
-        ) lp ON TRUE
+        LEFT JOIN {latest_price_sql(security="s.id", at="%(at)s")} lp ON TRUE
         """,
-        [at],
+        {"at": at},
     )
     for security_id, symbol, price in rows:
         symbols[security_id] = symbol

@@ -22,15 +22,16 @@ from django.db import transaction
 from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close
 from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, Session
 from trading.ownership import lock_for_freeze
+from trading.valuation import latest_price_sql
 from trading.window.common import Run, fetch, load_json
 
 # Accounts that trade in this window: everyone (ad-hoc, or an early-close morning), or those
 # preferring this session, or those worth at least 25,000.00 at the window's prices.
-_ELIGIBLE_BY_VALUE = """
+_ELIGIBLE_BY_VALUE = f"""
     lp AS (
-        SELECT DISTINCT ON (security_id) security_id, price
-        FROM trading_price WHERE at <= %(at)s
-        ORDER BY security_id, at DESC
+        SELECT s.id AS security_id, latest.price
+        FROM trading_security s
+        JOIN {latest_price_sql(security="s.id", at="%(at)s")} latest ON TRUE
     ),
     invested AS (
         SELECT p.account_id, SUM(p.quantity * lp.price) AS value
