@@ -1,16 +1,22 @@
-"""The engine's shared SQL pieces, each on its own (docs/architecture.md, "Engine SQL a reader
-can follow"): the one "latest price at or before t" fragment, read by the pages, the
-snapshots and the window alike."""
+"""The engine's shared SQL pieces and its statements, each on its own (docs/architecture.md,
+"Engine SQL a reader can follow"): the one "latest price at or before t" fragment, read by the
+pages, the snapshots and the window alike; the freeze's both-windows rule, the same as the
+calendar's."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
-from trading.valuation import latest_prices
-from trading.window.common import window_prices
+from tests.trading.engine_helpers import add_cash, build_account, intent
+from trading.calendar import MORNING, is_early_close, trades_in
+from trading.models import Account, TradeWindow, WindowAccount
+from trading.valuation import account_value, latest_prices
+from trading.window.common import Run, SystemAccounts, window_prices
+from trading.window.freeze import freeze
 
 D = Decimal
 
@@ -33,3 +39,81 @@ def test_the_latest_price_is_the_last_one_at_or_before_t_and_a_later_one_is_not_
     prices, symbols = window_prices(t)
     assert prices == {vti.pk: D("95.00")}  # no price yet: no window price, still a symbol
     assert symbols == {vti.pk: "VTI", bnd.pk: "BND", new.pk: "NEW"}
+
+
+def held(a: str, b: str) -> dict:
+    return {
+        "slices": [
+            {"name": "AAA", "target_percent": "50", "value": a},
+            {"name": "BBB", "target_percent": "50", "value": b},
+        ]
+    }
+
+
+@pytest.fixture
+def accounts_around_the_threshold(make_user) -> dict[str, int]:
+    """Accounts with a deposit pending, by name: small ones of each preference, and afternoon
+    accounts worth 25,000.00 (in shares, or in cash) or a cent less."""
+    found = {}
+    for name, holdings, cash, preference in [
+        ("morning", ("60", "40"), "0", "morning"),
+        ("afternoon", ("60", "40"), "0", "afternoon"),
+        ("exactly", ("20000", "5000"), "0", "afternoon"),
+        ("a cent short", ("19999.99", "5000"), "0", "afternoon"),
+        ("in cash", ("0", "0"), "25000.00", "afternoon"),
+        ("cash and shares", ("10000", "0"), "14999.99", "afternoon"),
+    ]:
+        account, _ = build_account(make_user(name), held(*holdings), window_preference=preference)
+        if cash != "0":
+            add_cash(account, cash)
+        intent(account, "deposit", "10.00")
+        found[name] = account.pk
+    return found
+
+
+def frozen(session: str, day: date) -> set[int]:
+    window = TradeWindow.objects.create(
+        trade_date=day, session=session, scheduled_at=timezone.now(), status="running"
+    )
+    run = Run(
+        window_id=window.pk,
+        trade_date=day,
+        session=session,
+        scheduled_at=window.scheduled_at,
+        chunk_size=100,
+        system=SystemAccounts.load(),
+        progress={},
+    )
+    freeze(run)
+    return set(WindowAccount.objects.filter(window=window).values_list("account_id", flat=True))
+
+
+def test_a_morning_window_freezes_morning_accounts_and_those_worth_25000_in_cash_and_shares(
+    accounts_around_the_threshold,
+):
+    ids = accounts_around_the_threshold
+    tuesday = date(2025, 3, 11)
+    assert not is_early_close(tuesday)
+
+    taken = frozen(MORNING, tuesday)
+
+    assert {name for name, pk in ids.items() if pk in taken} == {"morning", "exactly", "in cash"}
+    # The freeze's SQL and the calendar's rule (what the pages show) agree, account by account.
+    for account in Account.objects.filter(pk__in=ids.values()):
+        rule = trades_in(
+            session=MORNING,
+            early_close=False,
+            preference=account.window_preference,
+            value=account_value(account=account),
+        )
+        assert rule == (account.pk in taken), account.owner.username
+
+
+@pytest.mark.parametrize(
+    ("session", "day"),
+    [("adhoc", date(2025, 3, 11)), ("morning", date(2025, 11, 28))],  # the day after Thanksgiving
+)
+def test_an_adhoc_window_and_an_early_close_morning_freeze_every_account(
+    accounts_around_the_threshold, session, day
+):
+    assert frozen(session, day) == set(accounts_around_the_threshold.values())

@@ -19,14 +19,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close
-from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, Session
+from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close, serves_every_account
+from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS
 from trading.ownership import lock_for_freeze
 from trading.valuation import latest_price_sql
 from trading.window.common import Run, fetch, load_json
 
-# Accounts that trade in this window: everyone (ad-hoc, or an early-close morning), or those
-# preferring this session, or those worth at least 25,000.00 at the window's prices.
+# Accounts that trade in this window: everyone (``serves_everyone``: ad-hoc, or an early-close
+# morning), or else ``trading.calendar.trades_in`` for every account at once: those preferring
+# this session, or worth at least %(both)s (``BOTH_WINDOWS_VALUE``, 25,000.00) in cash and
+# holdings at the window's prices.
+# lp: each security's window price; invested: each account's holdings at those prices.
 _ELIGIBLE_BY_VALUE = f"""
     lp AS (
         SELECT s.id AS security_id, latest.price
@@ -104,9 +107,9 @@ SELECT progress FROM saved
 
 
 def serves_everyone(run: Run) -> bool:
-    return run.session == Session.ADHOC or (
-        run.session == MORNING and is_early_close(run.trade_date)
-    )
+    # Only a morning asks the calendar: an ad-hoc window's day may lie outside its range.
+    early_close = run.session == MORNING and is_early_close(run.trade_date)
+    return serves_every_account(session=run.session, early_close=early_close)
 
 
 def freeze(run: Run) -> None:
