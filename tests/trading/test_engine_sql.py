@@ -1,7 +1,7 @@
 """The engine's shared SQL pieces and its statements, each on its own (docs/architecture.md,
 "Engine SQL a reader can follow"): the one "latest price at or before t" fragment, read by the
 pages, the snapshots and the window alike; the freeze's both-windows rule, the same as the
-calendar's."""
+calendar's; execute's record of a step's blocks."""
 
 from __future__ import annotations
 
@@ -11,12 +11,23 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.trading.engine_helpers import add_cash, build_account, intent
+from tests.trading.engine_helpers import add_cash, build_account, intent, security
+from trading.brokers import Execution
 from trading.calendar import MORNING, is_early_close, trades_in
-from trading.models import Account, TradeWindow, WindowAccount
+from trading.models import (
+    Account,
+    AccountKind,
+    BlockOrder,
+    Fill,
+    LedgerEntry,
+    TradeWindow,
+    WindowAccount,
+)
 from trading.valuation import account_value, latest_prices
 from trading.window.common import Run, SystemAccounts, window_prices
+from trading.window.execute import CROSS_REFERENCE, _record
 from trading.window.freeze import freeze
+from trading.window.net import Block
 
 D = Decimal
 
@@ -71,11 +82,12 @@ def accounts_around_the_threshold(make_user) -> dict[str, int]:
     return found
 
 
-def frozen(session: str, day: date) -> set[int]:
+def running(session: str = "adhoc", day: date = date(2025, 3, 11)) -> Run:
+    """A running window's run, before any phase."""
     window = TradeWindow.objects.create(
         trade_date=day, session=session, scheduled_at=timezone.now(), status="running"
     )
-    run = Run(
+    return Run(
         window_id=window.pk,
         trade_date=day,
         session=session,
@@ -84,8 +96,14 @@ def frozen(session: str, day: date) -> set[int]:
         system=SystemAccounts.load(),
         progress={},
     )
+
+
+def frozen(session: str, day: date) -> set[int]:
+    run = running(session, day)
     freeze(run)
-    return set(WindowAccount.objects.filter(window=window).values_list("account_id", flat=True))
+    return set(
+        WindowAccount.objects.filter(window=run.window_id).values_list("account_id", flat=True)
+    )
 
 
 def test_a_morning_window_freezes_morning_accounts_and_those_worth_25000_in_cash_and_shares(
@@ -117,3 +135,57 @@ def test_an_adhoc_window_and_an_early_close_morning_freeze_every_account(
     accounts_around_the_threshold, session, day
 ):
     assert frozen(session, day) == set(accounts_around_the_threshold.values())
+
+
+def test_execute_records_a_net_sell_block_with_its_cross_and_broker_fills_and_settlement(db):
+    vti = security("VTI")
+    run = running()
+    # 3 shares sold, 1 bought: 1 crosses at w, the broker sells 2 at 9.97 and pays 19.94.
+    block = Block(
+        vti.pk,
+        "VTI",
+        D("10.00"),
+        D("9.9500"),
+        buy_quantity=D("1"),
+        buy_amount=D("10.00"),
+        sell_quantity=D("3"),
+    )
+    sold = Execution(vti.pk, D("2"), D("19.94"), D("9.97"), "broker-1")
+
+    _record(run, [(block, sold)], finished=False)
+
+    recorded = BlockOrder.objects.get(window=run.window_id)
+    assert (recorded.net_side, recorded.buy_quantity, recorded.sell_quantity) == (
+        "sell",
+        D("1"),
+        D("3"),
+    )
+    assert (recorded.crossed_quantity, recorded.net_quantity) == (D("1"), D("2"))
+    assert (recorded.window_price, recorded.limit_price, recorded.fill_price) == (
+        D("10.00"),
+        D("9.95"),
+        D("9.97"),
+    )
+    assert (recorded.settlement_amount, recorded.house_quantity, recorded.house_cash) == (
+        D("-19.94"),
+        D("0"),
+        D("0"),
+    )
+    assert list(
+        Fill.objects.filter(block=recorded).values_list(
+            "side", "quantity", "price", "broker_reference"
+        )
+    ) == [
+        ("buy", D("1"), D("10.00"), CROSS_REFERENCE),
+        ("sell", D("2"), D("9.97"), "broker-1"),
+    ]
+    # The broker's cash settles through CLEARING: the outside world pays it in.
+    entries = LedgerEntry.objects.filter(window_id=run.window_id)
+    assert sorted(entries.values_list("account__kind", "amount", "kind")) == [
+        (AccountKind.CLEARING, D("19.94"), "settlement"),
+        (AccountKind.EXTERNAL, D("-19.94"), "settlement"),
+    ]
+    assert Account.system(AccountKind.CLEARING).cash == D("19.94")
+    saved = TradeWindow.objects.get(pk=run.window_id)
+    assert (saved.phase, saved.progress["blocks"], saved.progress["fills"]) == ("execute", 1, 2)
+    assert "execute" not in saved.progress  # the buys are still to send

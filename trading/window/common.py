@@ -147,8 +147,8 @@ def add_to(totals: dict[Any, Decimal], key: Any, amount: Decimal) -> None:
 
 
 def statuses() -> dict[str, str]:
-    """The statuses and sides the engine's SQL names, as parameters (from the models' choices,
-    never literals in the SQL)."""
+    """The statuses, sides and ledger kinds the engine's SQL names, as parameters (from the
+    models' choices, never literals in the SQL)."""
     return {
         "buy": Side.BUY,
         "sell": Side.SELL,
@@ -162,6 +162,10 @@ def statuses() -> dict[str, str]:
         "removed": SliceStatus.REMOVED,
         "running": WindowStatus.RUNNING,
         "deposit": LedgerKind.DEPOSIT,
+        "cancelled": OrderStatus.CANCELLED,
+        "window_done": WindowStatus.DONE,
+        "settlement": LedgerKind.SETTLEMENT,
+        "residue": LedgerKind.RESIDUE,
     }
 
 
