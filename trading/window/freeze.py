@@ -23,7 +23,7 @@ from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close, serves
 from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS
 from trading.ownership import lock_for_freeze
 from trading.valuation import latest_price_sql
-from trading.window.common import Run, fetch, load_json
+from trading.window.common import Run, fetch, load_json, statuses
 
 # Accounts that trade in this window: everyone (``serves_everyone``: ad-hoc, or an early-close
 # morning), or else ``trading.calendar.trades_in`` for every account at once: those preferring
@@ -69,7 +69,7 @@ WITH owned AS (
     bound AS (
         UPDATE trading_intent t SET window_id = %(window)s
         FROM eligible e
-        WHERE t.account_id = e.id AND t.status = 'pending' AND t.window_id IS NULL
+        WHERE t.account_id = e.id AND t.status = %(pending)s AND t.window_id IS NULL
           AND t.created_at < %(at)s
         RETURNING t.account_id
     ),
@@ -127,6 +127,7 @@ def freeze(run: Run) -> None:
                 "trigger": settings.PIES_AUTO_INVEST_TRIGGER,
                 "size": run.chunk_size,
                 "holding": [status.value for status in HOLDS_ACCOUNTS],
+                **statuses(),
             },
         )
     run.progress = load_json(progress)
