@@ -1,7 +1,7 @@
 """The engine's shared SQL pieces and its statements, each on its own (docs/architecture.md,
 "Engine SQL a reader can follow"): the one "latest price at or before t" fragment, read by the
 pages, the snapshots and the window alike; the freeze's both-windows rule, the same as the
-calendar's; execute's record of a step's blocks."""
+calendar's; execute's record of a step's blocks; close's residues to the house."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from trading.models import (
     BlockOrder,
     Fill,
     LedgerEntry,
+    Lot,
+    Order,
+    Position,
     TradeWindow,
     WindowAccount,
 )
@@ -28,6 +31,7 @@ from trading.window.common import Run, SystemAccounts, window_prices
 from trading.window.execute import CROSS_REFERENCE, _record
 from trading.window.freeze import freeze
 from trading.window.net import Block
+from trading.window.post import close
 
 D = Decimal
 
@@ -189,3 +193,58 @@ def test_execute_records_a_net_sell_block_with_its_cross_and_broker_fills_and_se
     saved = TradeWindow.objects.get(pk=run.window_id)
     assert (saved.phase, saved.progress["blocks"], saved.progress["fills"]) == ("execute", 1, 2)
     assert "execute" not in saved.progress  # the buys are still to send
+
+
+def test_close_gives_the_house_what_the_accounts_did_not_get_and_marks_the_window_done(alice):
+    account, leaves = build_account(alice, held("0", "0"))
+    position = Position.objects.get(slice=leaves["AAA"])
+    run = running()
+    # The broker delivered 10 shares for 99.98; the account's buy got 9.999999 for 99.99.
+    BlockOrder.objects.create(
+        window_id=run.window_id,
+        security=position.security,
+        buy_quantity=D("9.999999"),
+        buy_amount=D("99.99"),
+        net_side="buy",
+        net_quantity=D("10"),
+        window_price=D("10.00"),
+        fill_price=D("10.00"),
+        settlement_amount=D("99.98"),
+    )
+    Order.objects.create(
+        window_id=run.window_id,
+        account=account,
+        position=position,
+        security=position.security,
+        side="buy",
+        status="filled",
+        amount=D("99.99"),
+        quantity=D("9.999999"),
+        price=D("10.00"),
+        filled_amount=D("99.99"),
+        reason="deposit",
+    )
+    Account.objects.filter(kind=AccountKind.CLEARING).update(cash=D("0.01"))  # what post left
+
+    report = close(run, late_seconds=None)
+
+    block = BlockOrder.objects.get(window=run.window_id)
+    assert (block.house_quantity, block.house_cash) == (D("0.000001"), D("0.01"))
+    house = Account.system(AccountKind.HOUSE)
+    shares = Position.objects.get(account=house, security=position.security, slice=None)
+    assert shares.quantity == D("0.000001")
+    assert list(Lot.objects.filter(position=shares).values_list("quantity", "cost_basis")) == [
+        (D("0.000001"), D("0"))
+    ]
+    entries = LedgerEntry.objects.filter(window_id=run.window_id, kind="residue")
+    assert sorted(entries.values_list("account__kind", "amount")) == [
+        (AccountKind.CLEARING, D("-0.01")),
+        (AccountKind.HOUSE, D("0.01")),
+    ]
+    assert (house.cash, Account.system(AccountKind.CLEARING).cash) == (D("0.01"), D("0"))
+    assert report["house"] == {"shares": "0.000001", "cash": "0.01"}
+    assert (report["status"], report["orders"], report["blocks"]) == ("done", 1, 1)
+    assert report["counts"]["orders"] == {"filled": 1}
+    window = TradeWindow.objects.get(pk=run.window_id)
+    assert (window.status, window.phase, window.report) == ("done", "done", report)
+    assert window.progress["close"] is True
