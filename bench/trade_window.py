@@ -278,3 +278,47 @@ def _hold(
     positions.append((position_id, account_id, security_id, slice_id, quantity))
     acquired = date(2024, 1, 2) + timedelta(days=rng.randint(0, 600))
     lots.append((position_id, acquired, quantity, quantity, cost, cost))
+
+
+# What a window did to the books, in a form that compares across two databases generated
+# with the same seed: accounts by their order of creation, securities by symbol, no ids or
+# timestamps. One md5 per part.
+_BOOKS_DIGEST = """
+WITH ordinal AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM trading_account
+),
+ledger AS (
+    SELECT o.n, a.cash, COALESCE(SUM(l.amount), 0) AS total, COUNT(l.id) AS entries
+    FROM ordinal o JOIN trading_account a ON a.id = o.id
+    LEFT JOIN trading_ledgerentry l ON l.account_id = a.id
+    GROUP BY o.n, a.cash
+),
+lots AS (
+    SELECT o.n, s.symbol, l.acquired_on, l.quantity, l.remaining_quantity, l.cost_basis,
+           l.remaining_cost
+    FROM trading_lot l JOIN trading_position p ON p.id = l.position_id
+    JOIN ordinal o ON o.id = p.account_id JOIN trading_security s ON s.id = p.security_id
+),
+fills AS (
+    SELECT s.symbol, f.side, f.quantity, f.price
+    FROM trading_fill f JOIN trading_blockorder b ON b.id = f.block_id
+    JOIN trading_security s ON s.id = b.security_id
+),
+residues AS (
+    SELECT s.symbol, b.net_side, b.net_quantity, b.house_quantity, b.house_cash
+    FROM trading_blockorder b JOIN trading_security s ON s.id = b.security_id
+)
+SELECT md5(COALESCE((SELECT string_agg(x::text, ';' ORDER BY x::text) FROM ledger x), '')),
+       md5(COALESCE((SELECT string_agg(x::text, ';' ORDER BY x::text) FROM lots x), '')),
+       md5(COALESCE((SELECT string_agg(x::text, ';' ORDER BY x::text) FROM fills x), '')),
+       md5(COALESCE((SELECT string_agg(x::text, ';' ORDER BY x::text) FROM residues x), ''))
+"""
+
+
+def books_digest() -> dict[str, str]:
+    """md5s of every account's cash and ledger sum, every lot, every fill and every block's
+    house residues."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BOOKS_DIGEST)
+        ledger, lots, fills, residues = cursor.fetchone()
+    return {"ledger": ledger, "lots": lots, "fills": fills, "residues": residues}

@@ -270,6 +270,9 @@ PIES_BROKER_SLIPPAGE_BP = env_int("PIES_BROKER_SLIPPAGE_BP", 0, minimum=-5000, m
 # The largest slippage a window accepts (allocation.md, Execution): net sells are limit orders
 # at floor4(w * (1 - b / 10,000)), and sells are sized at that price so funding is certain.
 PIES_MAX_SLIPPAGE_BP = env_int("PIES_MAX_SLIPPAGE_BP", 0, minimum=0, maximum=5000)
+# A window run by a worker sends its plan and post chunks to the workers as tasks (one per
+# chunk), so every worker process shares the window (trading.window.chunks).
+PIES_WINDOW_SPREAD_CHUNKS = env_bool("PIES_WINDOW_SPREAD_CHUNKS", True)
 # A running window whose heartbeat is older than this is re-enqueued by the tick.
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
 # A failed window is retried by the tick until it has run this many times in all.

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from trading.services import (
 from trading.services.confirmations import queue_confirmations, send_confirmations
 from trading.services.snapshots import take_due_snapshots
 from trading.services.windows import LAST_TICK_KEY
-from trading.window import open_adhoc_window, run_window
+from trading.window import open_adhoc_window, run_window, work_on_chunk
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,29 @@ def tick(now: str | None = None) -> dict[str, list[int]]:
     return outcome
 
 
-@shared_task(name="trading.tasks.run_window_task")
-def run_window_task(window_id: int) -> dict:
+@shared_task(name="trading.tasks.run_window_task", bind=True)
+def run_window_task(self: Task, window_id: int) -> dict:
     # The engine claims or resumes the window itself, so a duplicate message is a no-op.
-    report = run_window(window_id)
+    # On a worker, the plan and post chunks go out as tasks too, to the queue this message came
+    # from, so every worker serving that queue (the same database) shares them.
+    spread = settings.PIES_WINDOW_SPREAD_CHUNKS and not self.request.called_directly
+    queue = (self.request.delivery_info or {}).get("routing_key") or None
+
+    def send_chunks(window_id: int, phase: str, numbers: list[int]) -> None:
+        for number in numbers:
+            run_window_chunk_task.apply_async((window_id, phase, number), queue=queue)
+
+    report = run_window(window_id, send_chunks=send_chunks if spread else None)
     confirm_window(window_id)
     return report
+
+
+@shared_task(name="trading.tasks.run_window_chunk_task", ignore_result=True)
+def run_window_chunk_task(window_id: int, phase: str, number: int) -> int | None:
+    # Ids only. It claims whichever chunk of the phase is left (``number`` is the one it was
+    # sent for, for the logs): a chunk already done, or taken by the window's runner, costs
+    # one read. Never a Celery result: the chunk's row is its progress.
+    return work_on_chunk(window_id, phase)
 
 
 def confirm_window(window_id: int) -> int:

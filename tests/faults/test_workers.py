@@ -7,8 +7,8 @@ of the same setup (same accounts, pies, intents, prices, chunk size) made afterw
 process. The windows run with one account per chunk, so a window of 12 accounts commits 24
 chunks and a fault can land between (or inside) them.
 
-Where a fault must land is set without timing: every chunk of a run saves the window's
-progress in the chunk's single write statement, so while the test holds the window's row
+Where a fault must land is set without timing: every chunk of a run beats the window's
+heartbeat in the chunk's single write statement, so while the test holds the window's row
 (``WindowGate``) the worker waits inside that statement, its chunk's transaction open, and
 the test lets it through one chunk at a time.
 """
@@ -35,7 +35,14 @@ from tests.faults.conftest import (
     wait_until,
 )
 from trading.books import verify_books
-from trading.models import Intent, LedgerEntry, TradeWindow, WindowAccount, WindowStatus
+from trading.models import (
+    Intent,
+    LedgerEntry,
+    TradeWindow,
+    WindowAccount,
+    WindowChunk,
+    WindowStatus,
+)
 from trading.valuation import window_for_account
 from trading.window import open_adhoc_window, run_window
 
@@ -47,8 +54,10 @@ ACCOUNTS = 12
 CHUNK_SIZE = 1
 
 
-def progress(window_id: int) -> dict[str, Any]:
-    return TradeWindow.objects.values_list("progress", flat=True).get(pk=window_id)
+def chunks_done(window_id: int, phase: str) -> int:
+    return WindowChunk.objects.filter(
+        window_id=window_id, phase=phase, done_at__isnull=False
+    ).count()
 
 
 def tick_until_done(redis_server: RedisServer, window_id: int) -> TradeWindow:
@@ -113,7 +122,7 @@ class WindowGate:
             pid, query, in_transaction = wait_until(
                 self.waiting, timeout=30, what=f"{self.worker} to wait on the window's row"
             )
-            if progress(self.window_id).get(phase, 0) >= chunks:
+            if chunks_done(self.window_id, phase) >= chunks:
                 # a chunk's apply statement (pg_stat_activity keeps its first 1 kB)
                 assert "DELETE FROM trading_stage_" in query, query
                 assert in_transaction
@@ -170,7 +179,7 @@ def test_a_worker_killed_mid_window_is_resumed_by_the_tick_to_a_clean_runs_books
 
     window.refresh_from_db()
     assert window.status == WindowStatus.RUNNING, window.error
-    assert 2 <= window.progress["post"] < window.progress["chunks"] == ACCOUNTS
+    assert 2 <= chunks_done(window.pk, "post") < window.progress["chunks"] == ACCOUNTS
     assert Intent.objects.filter(account__in=faulty, status="pending").exists()
     assert verify_books() == []  # every chunk commits whole: the books hold between chunks
     killed_at_heartbeat = window.heartbeat_at
@@ -200,7 +209,7 @@ def test_a_chunk_whose_database_session_is_killed_rolls_back_and_the_rerun_compl
     try:
         redis_server.client().send_task(RUN_WINDOW, args=[window.pk])
         pid, _ = gate.step_to(phase, 2)
-        committed = progress(window.pk)[phase]
+        committed = chunks_done(window.pk, phase)
         blocked_chunk = list(
             WindowAccount.objects.filter(window=window, chunk=committed).values_list(
                 "account_id", flat=True
@@ -220,7 +229,7 @@ def test_a_chunk_whose_database_session_is_killed_rolls_back_and_the_rerun_compl
     )
     window.refresh_from_db()
     assert "terminating connection due to administrator command" in window.error
-    assert window.progress[phase] == committed < ACCOUNTS
+    assert chunks_done(window.pk, phase) == committed < ACCOUNTS
     in_window = LedgerEntry.objects.filter(window=window, account_id__in=blocked_chunk)
     if phase == "plan":
         assert not window.orders.filter(account_id__in=blocked_chunk).exists()

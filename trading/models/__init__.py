@@ -45,6 +45,7 @@ from trading.models.recurring import (
 from trading.models.windows import (
     HOLDS_ACCOUNTS,
     BlockOrder,
+    ChunkPhase,
     Fill,
     Order,
     OrderStatus,
@@ -52,6 +53,7 @@ from trading.models.windows import (
     Side,
     TradeWindow,
     WindowAccount,
+    WindowChunk,
     WindowStatus,
 )
 
@@ -66,6 +68,7 @@ __all__ = [
     "AccountKind",
     "AccountQuerySet",
     "BlockOrder",
+    "ChunkPhase",
     "Confirmation",
     "Disposal",
     "Dividend",
@@ -94,6 +97,7 @@ __all__ = [
     "Term",
     "TradeWindow",
     "WindowAccount",
+    "WindowChunk",
     "WindowPreference",
     "WindowStatus",
 ]

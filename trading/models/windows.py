@@ -263,6 +263,42 @@ class WindowAccount(models.Model):
         return f"window {self.window_id}: account {self.account_id} (chunk {self.chunk})"
 
 
+class ChunkPhase(models.TextChoices):
+    PLAN = "plan", "Plan"
+    POST = "post", "Post"
+
+
+class WindowChunk(models.Model):
+    """One chunk of a window's plan or post phase: the progress row of the work a worker does.
+
+    Rows are created with the freeze (both phases), one per chunk of ``WindowAccount``. A chunk
+    is claimed by locking its row (``FOR UPDATE SKIP LOCKED``) in the transaction that does
+    it, and that transaction marks it done (``done_at``) with the chunk's effects, so any number
+    of workers can take chunks, a crashed one leaves its chunk to the next claimer, and none is
+    applied twice. ``stats`` holds the chunk's counts for the window's report, ``seconds`` its
+    time per part (the whole chunk took ``done_at - claimed_at``), ``worker`` who did it.
+    """
+
+    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="chunks")
+    phase = models.CharField(max_length=4, choices=ChunkPhase.choices)
+    number = models.PositiveIntegerField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+    seconds = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["window", "phase", "number"], name="one_row_per_window_chunk"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"window {self.window_id}: {self.phase} chunk {self.number}"
+
+
 class Fill(models.Model):
     block = models.ForeignKey(BlockOrder, on_delete=models.PROTECT, related_name="fills")
     side = models.CharField(max_length=4, choices=Side.choices)

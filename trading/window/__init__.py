@@ -5,9 +5,13 @@
   thread or process, gets the report as it stands and does nothing);
 - the claim is a conditional UPDATE (scheduled, failed, or running with no live runner, which
   is a crashed run) that also counts the attempt;
-- every phase records its progress in ``TradeWindow.progress`` in the same transaction as its
-  effects: freeze and execute once per window, plan and post once per chunk of accounts. A
-  rerun skips what is recorded, so a crash after any chunk resumes and applies nothing twice.
+- every phase records its progress in the same transaction as its effects: freeze and execute
+  once per window in ``TradeWindow.progress``, plan and post once per chunk of accounts in
+  the chunk's ``WindowChunk`` row. A rerun skips what is recorded, so a crash after any chunk
+  resumes and applies nothing twice;
+- chunks are claimed, not assigned (``trading.window.chunks``): on a worker, the run sends one
+  task per chunk (``work_on_chunk``) and does chunks too, so any number of worker processes,
+  on any number of machines, share a window's plan and post.
 
 A failed run marks the window ``failed`` with its error; its intents stay pending, bound to the
 window, and ``run_window`` on it again resumes it.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -29,8 +33,10 @@ from django.utils import timezone
 
 from trading.brokers import Broker, SimulatedBroker
 from trading.calendar import is_trading_day, market_date, next_trading_day
-from trading.models import Session, TradeWindow, WindowStatus
+from trading.models import ChunkPhase, Session, TradeWindow, WindowStatus
 from trading.window.abandon import Abandoned, CannotAbandon, abandon_window
+from trading.window.allocate import BlockTerms
+from trading.window.chunks import do_phase
 from trading.window.common import (
     LOCK_NAMESPACE,
     Run,
@@ -39,6 +45,7 @@ from trading.window.common import (
     dump_json,
     fetch,
     load_json,
+    save_progress,
     window_prices,
 )
 from trading.window.execute import execute
@@ -55,6 +62,7 @@ __all__ = [
     "abandon_window",
     "open_adhoc_window",
     "run_window",
+    "work_on_chunk",
 ]
 
 LATE_AFTER_SECONDS = 60
@@ -164,15 +172,23 @@ def _record_failure(run: Run, exc: BaseException) -> None:
     )
 
 
+# Sends one task per chunk of a phase to the workers (the Celery task layer passes it in).
+SendChunks = Callable[[int, str, list[int]], None]
+
+
 def run_window(
     window_id: int,
     *,
     broker: Broker | None = None,
     fail_after_chunk: int | None = None,
     chunk_size: int | None = None,
+    send_chunks: SendChunks | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) window ``window_id`` and return its report.
 
+    ``send_chunks`` spreads the plan and post chunks over the workers (one task per chunk,
+    each doing ``work_on_chunk``); this run does chunks as well and waits for the rest. Without
+    it, this run does every chunk.
     ``fail_after_chunk=k`` raises ``WindowFault`` right after the k-th chunk (plan chunks,
     then post chunks, counted in this run) committed: the crash-and-resume tests use it.
     ``chunk_size`` overrides ``PIES_WINDOW_CHUNK_SIZE`` for a window not frozen yet.
@@ -184,13 +200,15 @@ def run_window(
         if run is None:
             return _report_of(window_id)  # done (or missed): nothing to do, ever again
         try:
-            return _run(run, broker or SimulatedBroker(), fail_after_chunk)
+            return _run(run, broker or SimulatedBroker(), fail_after_chunk, send_chunks)
         except BaseException as exc:
             _record_failure(run, exc)
             raise
 
 
-def _run(run: Run, broker: Broker, fail_after_chunk: int | None) -> dict[str, Any]:
+def _run(
+    run: Run, broker: Broker, fail_after_chunk: int | None, send_chunks: SendChunks | None
+) -> dict[str, Any]:
     committed = 0
 
     def chunk_committed() -> None:
@@ -199,27 +217,90 @@ def _run(run: Run, broker: Broker, fail_after_chunk: int | None) -> dict[str, An
         if fail_after_chunk is not None and committed == fail_after_chunk:
             raise WindowFault(f"Injected fault after chunk {committed} of window {run.window_id}")
 
+    def send(phase: str, numbers: list[int]) -> None:
+        if send_chunks is not None:
+            send_chunks(run.window_id, phase, numbers)
+
     with run.timed("freeze"):
         run.prices, run.symbols = window_prices(run.scheduled_at)
         if not run.progress.get("freeze"):
             freeze(run)
-        # A window planned before b was recorded was sized at the window price (b = 0).
-        run.fix_slippage(settings.PIES_MAX_SLIPPAGE_BP if not run.progress.get("plan") else 0)
-    for chunk in range(int(run.progress.get("plan", 0)), run.chunks()):
-        with run.timed("plan"):
-            plan_chunk(run, chunk)
-        chunk_committed()
+        if "max_slippage_bp" not in run.progress:
+            # Frozen before b was recorded with the freeze: a window planned then was sized at
+            # the window price (b = 0). Recorded now, so every chunk's worker reads the same b.
+            run.fix_slippage(settings.PIES_MAX_SLIPPAGE_BP if not run.progress.get("plan") else 0)
+            save_progress(run)
+    with run.timed("plan"):
+        do_phase(
+            run,
+            ChunkPhase.PLAN,
+            lambda: plan_chunk(run),
+            send=send if send_chunks else None,
+            committed=chunk_committed,
+        )
     if not run.progress.get("execute"):
         with run.timed("net"):
             blocks = net_orders(run)
         with run.timed("execute"):
             execute(run, blocks, broker)
-    terms = load_blocks(run)
-    for chunk in range(int(run.progress.get("post", 0)), run.chunks()):
-        post_chunk(run, chunk, terms)
-        chunk_committed()
+    with run.timed("post"):
+        terms = load_blocks(run)
+        do_phase(
+            run,
+            ChunkPhase.POST,
+            lambda: post_chunk(run, terms),
+            send=send if send_chunks else None,
+            committed=chunk_committed,
+        )
     with run.timed("close"):
         return close(run, late_seconds=_late_seconds(run.window_id, run))
+
+
+# A worker's context per window (prices, system accounts, block terms), read once per process:
+# every chunk task of a window would otherwise read them again.
+_worker_runs: dict[int, tuple[Run, dict[int, BlockTerms] | None]] = {}
+
+
+def _run_for_chunks(window_id: int, phase: str) -> tuple[Run, dict[int, BlockTerms] | None]:
+    cached = _worker_runs.get(window_id)
+    if cached is None or (phase == ChunkPhase.POST and cached[1] is None):
+        rows = fetch(
+            """
+            SELECT trade_date, session, scheduled_at, progress FROM trading_tradewindow
+            WHERE id = %s
+            """,
+            [window_id],
+        )
+        [(trade_date, session, scheduled_at, progress)] = rows
+        run = Run(
+            window_id=window_id,
+            trade_date=trade_date,
+            session=session,
+            scheduled_at=scheduled_at,
+            chunk_size=settings.PIES_WINDOW_CHUNK_SIZE,
+            system=SystemAccounts.load(),
+            progress=load_json(progress),
+        )
+        run.prices, run.symbols = window_prices(run.scheduled_at)
+        terms = load_blocks(run) if phase == ChunkPhase.POST else None
+        _worker_runs.clear()  # one window at a time
+        _worker_runs[window_id] = cached = (run, terms)
+    return cached
+
+
+def work_on_chunk(window_id: int, phase: str) -> int | None:
+    """Claim one chunk of ``phase`` of window ``window_id`` and do it: what a worker's chunk
+    task does. Returns the chunk's number, or None when none was left to claim (done, being
+    done by others, or the window is not running)."""
+    if not TradeWindow.objects.filter(pk=window_id, status=WindowStatus.RUNNING).exists():
+        return None
+    run, terms = _run_for_chunks(window_id, phase)
+    if phase == ChunkPhase.PLAN:
+        claim = plan_chunk(run)
+    else:
+        assert terms is not None
+        claim = post_chunk(run, terms)
+    return claim.number if claim else None
 
 
 # For callers that want the statuses without importing the models module.

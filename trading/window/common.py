@@ -56,6 +56,9 @@ class SystemAccounts:
             clearing=Account.system(AccountKind.CLEARING).pk,
         )
 
+    def ids(self) -> list[int]:
+        return [self.house, self.external, self.clearing]
+
 
 @dataclass
 class Run:
@@ -128,6 +131,13 @@ def window_prices(at: datetime) -> tuple[dict[int, Decimal], dict[int, str]]:
     return prices, symbols
 
 
+def save_progress(run: Run) -> None:
+    fetch(
+        "UPDATE trading_tradewindow SET progress = %s::jsonb WHERE id = %s RETURNING 1",
+        [dump_json(run.progress), run.window_id],
+    )
+
+
 def load_json(value: Any) -> dict[str, Any]:
     """A jsonb value as read by a raw cursor (Django's psycopg setup returns it as text)."""
     if isinstance(value, str):
@@ -169,8 +179,32 @@ def statuses() -> dict[str, str]:
     }
 
 
+# The window's heartbeat and phase (and, for the once-per-window steps, its progress), written
+# with every chunk's effects. In a chunk it is also the lock that orders the chunks' writes to
+# the system accounts (LEDGER_CTES). Needs %(window)s, %(phase)s, %(progress)s (null: keep).
+PROGRESS_CTE = """
+    beat AS (
+        UPDATE trading_tradewindow
+        SET progress = COALESCE(%(progress)s::jsonb, progress), phase = %(phase)s,
+            heartbeat_at = clock_timestamp()
+        WHERE id = %(window)s
+        RETURNING id
+    ),"""
+
+
+def progress_params(run: Run | None, phase: str) -> dict[str, Any]:
+    """PROGRESS_CTE's parameters: ``run``'s progress saved, or (None) the saved one kept."""
+    return {"progress": dump_json(run.progress) if run else None, "phase": phase}
+
+
 # The staged ledger entries (``staging.LEDGER``) written, and each account's cash moved by
-# their sum (relative, so a dividend paid meanwhile is kept). Needs %(window)s.
+# their sum (relative, so a dividend paid meanwhile is kept). Needs PROGRESS_CTE before it,
+# %(window)s and %(system)s (the system accounts' ids).
+#
+# Every chunk moves the system accounts' cash (EXTERNAL, CLEARING), and chunks run at the same
+# time on several workers. Their rows are updated only once the statement holds the window's
+# row (the join with ``beat``): concurrent chunks take those rows one chunk at a time, in one
+# order, so they never deadlock. An account's own row belongs to one chunk only.
 LEDGER_CTES = f"""
     -- ledger entries, and each account's cash moved by their sum
     ledger AS ({take(LEDGER)}),
@@ -182,22 +216,19 @@ LEDGER_CTES = f"""
         FROM ledger
         RETURNING 1
     ),
+    deltas AS (
+        SELECT account_id, SUM(amount) AS delta FROM ledger
+        GROUP BY account_id HAVING SUM(amount) <> 0
+    ),
     cash AS (
-        UPDATE trading_account a SET cash = a.cash + t.delta
-        FROM (SELECT account_id, SUM(amount) AS delta FROM ledger GROUP BY account_id) t
-        WHERE a.id = t.account_id AND t.delta <> 0
+        UPDATE trading_account a SET cash = a.cash + d.delta
+        FROM deltas d
+        WHERE a.id = d.account_id AND a.id <> ALL(%(system)s::bigint[])
         RETURNING 1
-    ),"""
-
-# The window's progress and heartbeat, in the same statement as the chunk's effects.
-PROGRESS_CTE = """
-    progress AS (
-        UPDATE trading_tradewindow
-        SET progress = %(progress)s::jsonb, phase = %(phase)s, heartbeat_at = clock_timestamp()
-        WHERE id = %(window)s
+    ),
+    system_cash AS (
+        UPDATE trading_account a SET cash = a.cash + d.delta
+        FROM deltas d, beat
+        WHERE a.id = d.account_id AND a.id = ANY(%(system)s::bigint[])
         RETURNING 1
     )"""
-
-
-def progress_params(run: Run, phase: str) -> dict[str, Any]:
-    return {"progress": dump_json(run.progress), "phase": phase}

@@ -63,6 +63,7 @@ class BlockRow(NamedTuple):
 # broker_fills/fills: each block's fills (the internal cross, the broker's), by security.
 _APPLY = f"""
 WITH
+    {PROGRESS_CTE}
     blocks AS (
         INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
             sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
@@ -90,7 +91,6 @@ WITH
         RETURNING 1
     ),
     {LEDGER_CTES}
-    {PROGRESS_CTE}
 SELECT (SELECT COUNT(*) FROM blocks), (SELECT COUNT(*) FROM fills)
 """
 
@@ -202,6 +202,7 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
             _APPLY,
             {
                 "window": run.window_id,
+                "system": run.system.ids(),
                 **columns,
                 **progress_params(run, "execute"),
             },

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close, serves_every_account
-from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS
+from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, ChunkPhase
 from trading.ownership import lock_for_freeze
 from trading.valuation import latest_price_sql
 from trading.window.common import Run, fetch, load_json, statuses
@@ -89,6 +89,14 @@ WITH owned AS (
         ON CONFLICT (window_id, account_id) DO NOTHING
         RETURNING chunk
     ),
+    -- the progress rows of the plan and post chunks (trading.window.chunks)
+    chunk_rows AS (
+        INSERT INTO trading_windowchunk (window_id, phase, number, worker, stats, seconds)
+        SELECT %(window)s, phase, number, '', '{{}}', '{{}}'
+        FROM (SELECT DISTINCT chunk AS number FROM rows) c
+        CROSS JOIN unnest(%(phases)s::text[]) AS phase
+        RETURNING 1
+    ),
     saved AS (
         UPDATE trading_tradewindow
         SET progress = progress || jsonb_build_object(
@@ -97,6 +105,7 @@ WITH owned AS (
                 'accounts', (SELECT COUNT(*) FROM rows),
                 'intents', (SELECT COUNT(*) FROM bound),
                 'held_by_unfinished_windows', (SELECT COUNT(*) FROM owned),
+                'max_slippage_bp', %(slippage)s::int,
                 'frozen_at', clock_timestamp()),
             phase = 'freeze', heartbeat_at = clock_timestamp()
         WHERE id = %(window)s
@@ -126,6 +135,8 @@ def freeze(run: Run) -> None:
                 "both": BOTH_WINDOWS_VALUE,
                 "trigger": settings.PIES_AUTO_INVEST_TRIGGER,
                 "size": run.chunk_size,
+                "phases": [phase.value for phase in ChunkPhase],
+                "slippage": settings.PIES_MAX_SLIPPAGE_BP,
                 "holding": [status.value for status in HOLDS_ACCOUNTS],
                 **statuses(),
             },

@@ -10,21 +10,26 @@ one security in two positions keeps two orders (the books stay per position; the
 Orders on a security with no window price are written with status ``waiting`` and never
 executed: their money stays cash, a removal waits for the next window (its intent is released).
 
-A chunk is one transaction: three reads, two binary COPYs into the staging tables (orders,
-deposit entries) and one statement applying them (positions for new slices, orders, ledger
-entries, cash, intents, the window's progress). The per-account decisions are
+A chunk is one transaction (``trading.window.chunks``): three reads (the chunk claimed with its
+accounts, intents, slices), two binary COPYs into the staging tables (orders, deposit entries)
+and one statement applying them (positions for new slices, orders, ledger entries, cash,
+intents, the chunk marked done, the window's heartbeat). The per-account decisions are
 ``trading.window.account_plan`` (plain Python over the rows read here); this module reads the
 chunk and writes what they decided.
 """
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, localcontext
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
+from trading.models import ChunkPhase
 from trading.window.account_plan import AccountPlan, PlannedOrder
+from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim
 from trading.window.common import (
     LEDGER_CTES,
     PROGRESS_CTE,
@@ -37,15 +42,17 @@ from trading.window.common import (
 )
 from trading.window.staging import LEDGER, ORDERS, copy_rows, take
 
-# The settings are the ones frozen with the window (a change saved meanwhile waits).
-_ACCOUNTS = """
-    SELECT a.id, a.cash, COALESCE(wa.min_cash, a.min_cash),
-           COALESCE(wa.auto_invest, a.auto_invest), root.id
-    FROM trading_windowaccount wa
-    JOIN trading_account a ON a.id = wa.account_id
-    LEFT JOIN pies_pie root ON root.account_id = a.id AND root.is_root
-    WHERE wa.window_id = %s AND wa.chunk = %s
-    ORDER BY a.id
+# The chunk claimed, and its accounts with the settings frozen with the window (a change saved
+# meanwhile waits).
+_ACCOUNTS = f"""
+WITH {CLAIMED_CTE}
+SELECT c.number, c.at, a.id, a.cash, COALESCE(wa.min_cash, a.min_cash),
+       COALESCE(wa.auto_invest, a.auto_invest), root.id
+FROM claimed c
+JOIN trading_windowaccount wa ON wa.window_id = %(window)s AND wa.chunk = c.number
+JOIN trading_account a ON a.id = wa.account_id
+LEFT JOIN pies_pie root ON root.account_id = a.id AND root.is_root
+ORDER BY a.id
 """
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.pie_id, t.slice_id
@@ -65,6 +72,7 @@ _SLICES = """
 # The chunk's whole effect, from its staged rows (``trading.window.staging``), in one statement.
 _APPLY = f"""
 WITH
+    {PROGRESS_CTE}
     planned AS ({take(ORDERS)}),
     -- a slice bought for the first time gets its position (the row may exist: kept as is)
     new_positions AS (
@@ -84,7 +92,7 @@ WITH
         FROM planned o LEFT JOIN new_positions n ON n.slice_id = o.slice_id
         RETURNING 1
     ),
-    {LEDGER_CTES}
+    {LEDGER_CTES},
     -- intents failed, or released to wait for a later window (a removal without a price)
     intents AS (
         UPDATE trading_intent t
@@ -98,16 +106,23 @@ WITH
         WHERE t.id = u.id AND t.status = %(pending)s
         RETURNING 1
     ),
-    {PROGRESS_CTE}
+    {CHUNK_DONE_CTE}
 SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries)
 """
 
 
-def plan_chunk(run: Run, chunk: int) -> None:
+def plan_chunk(run: Run) -> Claim | None:
+    """Claim a chunk of the window's plan and do it, in one transaction; None when no chunk is
+    left to claim (all done, or being done by others)."""
     trigger: Decimal = settings.PIES_AUTO_INVEST_TRIGGER
     with transaction.atomic(), localcontext() as context:
         context.prec = 60
-        accounts = fetch(_ACCOUNTS, [run.window_id, chunk])
+        claimed = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.PLAN})
+        claim = Claim.of(ChunkPhase.PLAN, claimed)
+        if claim is None:
+            return None
+        started = time.perf_counter()
+        accounts = [row[2:] for row in claimed]
         # The chunk's accounts by id from here on: the window's rows were just written and have
         # no planner statistics yet, so joining them again invites a nested loop.
         ids = [row[0] for row in accounts]
@@ -130,7 +145,6 @@ def plan_chunk(run: Run, chunk: int) -> None:
         orders: list[PlannedOrder] = []
         outcomes: dict[int, tuple[str, str, bool]] = {}
         ledger: list[LedgerRow] = []
-        stats = run.progress.setdefault("plan_stats", {})
         limits = run.limit_prices()
         for account_id, balance, min_cash, auto_invest, root_id in accounts:
             plan = AccountPlan(
@@ -174,18 +188,19 @@ def plan_chunk(run: Run, chunk: int) -> None:
                 )
 
         for status, _, release in outcomes.values():
-            key = "released" if release else f"intents_{status}"
-            stats[key] = stats.get(key, 0) + 1
-        waiting = run.progress.setdefault("waiting", {})
+            claim.count("released" if release else f"intents_{status}")
+        no_price: dict[str, dict[str, Any]] = {}
         for order in orders:
             if order.status == "waiting":
                 symbol = run.symbols.get(order.leaf.security_id, str(order.leaf.security_id))
-                entry = waiting.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
+                entry = no_price.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
                 entry["orders"] += 1
                 entry[order.side] = str(Decimal(entry[order.side]) + order.amount)
-        stats["orders"] = stats.get("orders", 0) + len(orders)
-        stats["deposits"] = stats.get("deposits", 0) + len(ledger) // 2
-        run.progress["plan"] = chunk + 1
+        if no_price:
+            claim.stats["waiting"] = no_price
+        claim.count("orders", len(orders))
+        claim.count("deposits", len(ledger) // 2)
+        claim.seconds["plan"] = time.perf_counter() - started
 
         copy_rows(
             ORDERS,
@@ -212,10 +227,13 @@ def plan_chunk(run: Run, chunk: int) -> None:
             {
                 **statuses(),
                 "window": run.window_id,
+                "system": run.system.ids(),
                 "intents": list(outcomes),
                 "outcomes": [status for status, _, _ in outcomes.values()],
                 "reasons": [reason for _, reason, _ in outcomes.values()],
                 "releases": [release for _, _, release in outcomes.values()],
-                **progress_params(run, "plan"),
+                **progress_params(None, ChunkPhase.PLAN),
+                **claim.params(),
             },
         )
+    return claim

@@ -1,10 +1,11 @@
 """Phase 6, post: a chunk's fills written to the books; then the window's residues and report.
 
-A chunk is one transaction: four reads (accounts, orders, open lots, intents), three binary
-COPYs into the staging tables (fills, disposals, ledger entries) and one
-statement applying them (orders filled, lots opened and consumed, disposals, ledger entries,
-cash, positions, intents done, removed slices, the window's progress; and it returns the
-orders for slices no longer in their pie, which fail the chunk).
+A chunk is one transaction (``trading.window.chunks``): four reads (the chunk claimed with its
+accounts, orders, open lots, intents), three binary COPYs into the staging tables (fills,
+disposals, ledger entries) and one statement applying them (orders filled, lots opened and
+consumed, disposals, ledger entries, cash, positions, intents done, removed slices, the chunk
+marked done, the window's heartbeat; and it returns the orders for slices no longer in their
+pie, which fail the chunk).
 
 ``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
 compared with what the block delivered (the broker's shares and cash), and the house account
@@ -29,8 +30,9 @@ from typing import Any, NamedTuple
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.models import OrderStatus, Side, WindowStatus
+from trading.models import ChunkPhase, OrderStatus, Side, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
+from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim, phase_totals
 from trading.window.common import (
     LEDGER_CTES,
     PROGRESS_CTE,
@@ -43,10 +45,13 @@ from trading.window.common import (
 )
 from trading.window.staging import DISPOSALS, FILLS, LEDGER, copy_rows, take
 
-_ACCOUNTS = """
-    SELECT a.id, a.cash, COALESCE(wa.lot_method, a.lot_method)  -- frozen with the window
-    FROM trading_windowaccount wa JOIN trading_account a ON a.id = wa.account_id
-    WHERE wa.window_id = %s AND wa.chunk = %s
+# The chunk claimed, and its accounts with the lot method frozen with the window.
+_ACCOUNTS = f"""
+WITH {CLAIMED_CTE}
+SELECT c.number, c.at, a.id, a.cash, COALESCE(wa.lot_method, a.lot_method)
+FROM claimed c
+JOIN trading_windowaccount wa ON wa.window_id = %(window)s AND wa.chunk = c.number
+JOIN trading_account a ON a.id = wa.account_id
 """
 # The chunk's accounts by id from here on: the window's rows were just written and have no
 # planner statistics yet, so joining them again invites a nested loop.
@@ -94,6 +99,7 @@ _KEEP_SHARES = """
 # quantity is its old one plus its move.
 _APPLY = f"""
 WITH RECURSIVE
+    {PROGRESS_CTE}
     -- the orders as allocated: their shares, price and cash
     fills AS ({take(FILLS)}),
     filled AS (
@@ -137,7 +143,7 @@ WITH RECURSIVE
         FROM consumed
         RETURNING 1
     ),
-    {LEDGER_CTES}
+    {LEDGER_CTES},
     -- withdrawals paid (a short payment's note; a reason it waited is history once done)
     intents_done AS (
         UPDATE trading_intent t SET status = %(done)s, finished_at = statement_timestamp(),
@@ -170,7 +176,7 @@ WITH RECURSIVE
         WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
         RETURNING 1
     ),
-    {PROGRESS_CTE},
+    {CHUNK_DONE_CTE},
     -- Post writes only onto slices that are part of the pie (active, or removing: being
     -- sold). A window owns its accounts, so no pie save can remove a slice under it
     -- (trading.ownership); should one ever be gone anyway, the caller raises and the chunk's
@@ -253,11 +259,17 @@ def _check_short_withdrawals(run: Run, book: Settlement) -> None:
         )
 
 
-def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
+def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
+    """Claim a chunk of the window's post and do it, in one transaction; None when no chunk is
+    left to claim (all done, or being done by others)."""
     with transaction.atomic(), localcontext() as context:
         context.prec = 60
-        with run.timed("post"):
-            accounts = fetch(_ACCOUNTS, [run.window_id, chunk])
+        rows = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.POST})
+        claim = Claim.of(ChunkPhase.POST, rows)
+        if claim is None:
+            return None
+        with claim.timed("post"):
+            accounts = [row[2:] for row in rows]
             ids = [row[0] for row in accounts]
             orders = [
                 OrderRow(*row)
@@ -272,7 +284,7 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
                 )
             intents = fetch(_INTENTS, [ids, run.window_id])
 
-        with run.timed("allocate"):
+        with claim.timed("allocate"):
             orders_of: dict[int, list[OrderRow]] = {}
             for order in orders:
                 orders_of.setdefault(order.account_id, []).append(order)
@@ -305,18 +317,16 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
             ]
             _check_short_withdrawals(run, book)
 
-        stats = run.progress.setdefault("post_stats", {})
-        stats["orders_filled"] = stats.get("orders_filled", 0) + len(book.orders)
-        stats["lots_opened"] = stats.get("lots_opened", 0) + len(book.new_lots)
-        stats["disposals"] = stats.get("disposals", 0) + len(book.disposals)
+        claim.count("orders_filled", len(book.orders))
+        claim.count("lots_opened", len(book.new_lots))
+        claim.count("disposals", len(book.disposals))
         if book.short_withdrawals:
-            stats.setdefault("short_withdrawals", []).extend(
+            claim.stats["short_withdrawals"] = [
                 {"intent": intent, "amount": str(asked), "paid": str(paid)}
                 for _, intent, asked, paid in book.short_withdrawals
-            )
-        run.progress["post"] = chunk + 1
+            ]
 
-        with run.timed("post"):
+        with claim.timed("post"):
             position_of = {order.id: (order.position_id, order.side) for order in orders}
             copy_rows(
                 FILLS,
@@ -340,12 +350,14 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
                 {
                     **statuses(),
                     "window": run.window_id,
+                    "system": run.system.ids(),
                     "day": run.trade_date,
                     "intents": [row[0] for row in intents],
                     "paid": [book.paid.get(row[0], (None, ""))[0] for row in intents],
                     "notes": [book.paid.get(row[0], (None, ""))[1] for row in intents],
                     "removals": removals,
-                    **progress_params(run, "post"),
+                    **progress_params(None, ChunkPhase.POST),
+                    **claim.params(),
                 },
             )
             off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
@@ -354,6 +366,7 @@ def post_chunk(run: Run, chunk: int, blocks: dict[int, BlockTerms]) -> None:
                     "Orders for slices no longer in their pie (order, slice, status): "
                     + ", ".join(str(tuple(row.values())) for row in off_pie)
                 )
+    return claim
 
 
 # Per block: the house takes what the accounts did not get (shares and cash); then its
@@ -480,8 +493,8 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
         [residues] = [Residues(*row) for row in fetch(_RESIDUES, params)]
         [counts] = [Counts(*row) for row in fetch(_COUNTS, params)]
         intents, orders = load_json(counts.intents), load_json(counts.orders)
-        plan_stats = run.progress.get("plan_stats", {})
-        post_stats = run.progress.get("post_stats", {})
+        totals = phase_totals(run)
+        plan_stats, post_stats = totals["plan"].stats, totals["post"].stats
         report: dict[str, Any] = {
             "window": run.window_id,
             "status": WindowStatus.DONE.value,
@@ -507,7 +520,7 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
             "skipped": {
                 "no_price": [
                     {"symbol": symbol, **entry}
-                    for symbol, entry in sorted(run.progress.get("waiting", {}).items())
+                    for symbol, entry in sorted(plan_stats.get("waiting", {}).items())
                 ],
                 "removals_waiting": plan_stats.get("released", 0),
                 # accounts an unfinished (running or failed) window still owns: they wait
@@ -518,6 +531,8 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
             "failed_intents": plan_stats.get("intents_failed", 0),
             "short_withdrawals": post_stats.get("short_withdrawals", []),
             "timings": {phase: round(seconds, 4) for phase, seconds in run.timings.items()},
+            # per phase: its chunks, how many processes did them, their time added up
+            "chunks": {phase: total.summary() for phase, total in totals.items()},
             "attempts": run.progress.get("attempts", 1),
         }
         if late_seconds:

@@ -8,7 +8,13 @@ the configured database instead: point DATABASE_URL at a scratch database for th
 Generation is untimed (COPY). The window is timed per phase; every SQL statement it sends is
 counted; peak RSS is the process's; rows written are counted from the tables afterwards; the
 same number of rows is then COPY-ed (binary) into a temp table for the ratio. The last line is
-one JSON object.
+one JSON object, with a digest of the books (``books``: equal digests, equal books).
+
+``--workers W`` runs the window as production does: this command starts W Celery worker
+processes (one process each) on the same database and Redis, sends the window to them, and
+waits for it; the window's runner spreads the plan and post chunks over all of them
+(``trading.window.chunks``). Statements are then not counted (they are sent by the workers),
+and peak RSS is given per worker process.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from bench.trade_window import generate
+from bench.trade_window import books_digest, generate
+from bench.workers import Workers
 from trading.books import verify_books
+from trading.models import TradeWindow, WindowStatus
+from trading.tasks import run_window_task
 from trading.window import open_adhoc_window, run_window
 
 _ROWS_WRITTEN = """
@@ -60,6 +69,13 @@ class Command(BaseCommand):
             help="Write into the configured database instead of a scratch one.",
         )
         parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            metavar="W",
+            help="Run the window on W Celery worker processes started for it (0: in this process).",
+        )
         parser.add_argument(
             "--explain",
             type=int,
@@ -100,10 +116,20 @@ class Command(BaseCommand):
         if options["explain"] is not None:
             self.explain_slower_than(options["explain"])
         window = open_adhoc_window()
-        started = time.perf_counter()
-        with connection.execute_wrapper(count):
-            report = run_window(window.pk, chunk_size=options["chunk_size"])
-        wall = time.perf_counter() - started
+        worker_rss: list[float] = []
+        if options["workers"]:
+            with Workers(options["workers"], chunk_size=options["chunk_size"]) as workers:
+                started = time.perf_counter()
+                report = self.run_on(workers, window.pk)
+                wall = time.perf_counter() - started
+                worker_rss = workers.peak_rss_mib()
+            statements_text = "statements sent by the workers (not counted)"
+        else:
+            started = time.perf_counter()
+            with connection.execute_wrapper(count):
+                report = run_window(window.pk, chunk_size=options["chunk_size"])
+            wall = time.perf_counter() - started
+            statements_text = f"{statements} SQL statements"
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         with connection.cursor() as cursor:
@@ -115,11 +141,18 @@ class Command(BaseCommand):
         phases = {phase: round(seconds, 4) for phase, seconds in report["timings"].items()}
         for phase, seconds in phases.items():
             self.stdout.write(f"  {phase:<9} {seconds:8.3f} s")
-        self.stdout.write(f"  window    {wall:8.3f} s wall, {statements} SQL statements")
+        for phase, chunks in report.get("chunks", {}).items():
+            self.stdout.write(
+                f"  {phase} chunks: {chunks['chunks']} by {chunks['workers']} process(es), "
+                f"{chunks['busy_seconds']:.3f} s busy in all"
+            )
+        self.stdout.write(f"  window    {wall:8.3f} s wall, {statements_text}")
+        rss = f"peak RSS {peak_rss_mib:.0f} MiB"
+        if worker_rss:
+            rss += " here, workers " + ", ".join(f"{mib:.0f}" for mib in worker_rss) + " MiB"
         self.stdout.write(
             f"  {report['accounts']} accounts, {report['orders']} orders, "
-            f"{report['blocks']} blocks, {rows_written} rows written, "
-            f"peak RSS {peak_rss_mib:.0f} MiB"
+            f"{report['blocks']} blocks, {rows_written} rows written, {rss}"
         )
         self.stdout.write(
             f"  binary COPY of {rows_written} rows: {copy_s:.3f} s; "
@@ -135,15 +168,33 @@ class Command(BaseCommand):
                     "slices": slices,
                     "wall_s": round(wall, 4),
                     "phases": phases,
-                    "sql_statements": statements,
-                    "peak_rss_mib": round(peak_rss_mib, 1),
+                    "workers": options["workers"],
+                    "sql_statements": None if options["workers"] else statements,
+                    "peak_rss_mib": round(max([peak_rss_mib, *worker_rss]), 1),
+                    "worker_peak_rss_mib": [round(mib, 1) for mib in worker_rss],
+                    "chunks": report.get("chunks", {}),
                     "rows_written": rows_written,
                     "copy_s": round(copy_s, 4),
                     "copy_ratio": round(wall / copy_s, 2),
                     "books_ok": not violations,
+                    "books": books_digest(),
                 }
             )
         )
+
+    def run_on(self, workers: Workers, window_id: int) -> dict[str, Any]:
+        """Send the window to the workers and wait for it (its row says when it is done)."""
+        run_window_task.apply_async((window_id,), queue=workers.queue)
+        while True:
+            window = TradeWindow.objects.get(pk=window_id)
+            if window.status == WindowStatus.DONE:
+                return window.report
+            if window.status == WindowStatus.FAILED or not all(
+                process.poll() is None for process in workers.processes
+            ):
+                logs = "\n".join(workers.log(n)[-2000:] for n in range(workers.count))
+                raise CommandError(f"window {window_id}: {window.status} {window.error}\n{logs}")
+            time.sleep(0.02)
 
     def explain_slower_than(self, ms: int) -> None:
         with connection.cursor() as cursor:

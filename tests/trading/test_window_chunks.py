@@ -1,0 +1,154 @@
+"""Plan and post chunks shared by several processes (trading.window.chunks): the runner does
+chunks, others claim the rest at the same time, and the books are those of a run alone.
+
+"Others" here are real threads with database sessions of their own, doing what a worker's
+chunk task does (``work_on_chunk``) for every chunk the runner sends. The runs with real
+Celery worker processes are in tests/trading/test_bench_workers.py and tests/faults.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from tests.faults.books import books, mixed_accounts
+from trading.books import verify_books
+from trading.models import TradeWindow, WindowChunk, WindowStatus
+from trading.window import open_adhoc_window, run_window, work_on_chunk
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACCOUNTS = 12
+CHUNK_SIZE = 2
+
+
+class Helpers:
+    """Threads that each do chunk tasks as a worker would, one thread per phase sent."""
+
+    def __init__(self, per_phase: int) -> None:
+        self.per_phase = per_phase
+        self.threads: list[threading.Thread] = []
+        self.done: list[int] = []
+        self.errors: list[BaseException] = []
+
+    def work(self, window_id: int, phase: str, count: int) -> None:
+        try:
+            for _ in range(count):
+                number = work_on_chunk(window_id, phase)
+                if number is not None:
+                    self.done.append(number)
+        except BaseException as error:  # reported by the test
+            self.errors.append(error)
+        finally:
+            connection.close()
+
+    def send(self, window_id: int, phase: str, numbers: list[int]) -> None:
+        for _ in range(self.per_phase):
+            thread = threading.Thread(target=self.work, args=(window_id, phase, len(numbers)))
+            thread.start()
+            self.threads.append(thread)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=60)
+        assert not self.errors, self.errors
+
+
+def run_alone(prefix: str) -> dict[str, Any]:
+    accounts = mixed_accounts(prefix, ACCOUNTS)
+    window = open_adhoc_window()
+    run_window(window.pk, chunk_size=CHUNK_SIZE)
+    return books(accounts, window.pk)
+
+
+def test_chunks_done_by_the_runner_and_two_other_sessions_give_the_books_of_a_run_alone():
+    accounts = mixed_accounts("shared", ACCOUNTS)
+    window = open_adhoc_window()
+    helpers = Helpers(per_phase=2)
+    report = run_window(window.pk, chunk_size=CHUNK_SIZE, send_chunks=helpers.send)
+    helpers.join()
+
+    assert report["status"] == WindowStatus.DONE
+    chunks = WindowChunk.objects.filter(window=window)
+    assert chunks.count() == 2 * (ACCOUNTS // CHUNK_SIZE)
+    assert not chunks.filter(done_at__isnull=True).exists()
+    # Every chunk was done once, by someone: the runner did the ones the others did not.
+    assert helpers.done, "the other sessions claimed no chunk"
+    assert len(set(chunks.values_list("worker", flat=True))) >= 2
+    summary = report["chunks"]
+    assert summary["plan"]["chunks"] == summary["post"]["chunks"] == ACCOUNTS // CHUNK_SIZE
+    assert report["counts"]["deposits_credited"] == ACCOUNTS // 3
+    assert verify_books() == []
+
+    assert books(accounts, window.pk) == run_alone("alone")
+    assert verify_books() == []
+
+
+def test_a_chunk_task_for_a_window_that_is_not_running_does_nothing():
+    mixed_accounts("idle", 2)
+    window = open_adhoc_window()
+    assert work_on_chunk(window.pk, "plan") is None  # scheduled: not frozen, no chunks
+    run_window(window.pk, chunk_size=1)
+    assert work_on_chunk(window.pk, "post") is None  # done
+    assert TradeWindow.objects.get(pk=window.pk).status == WindowStatus.DONE
+
+
+def test_a_chunk_held_by_another_session_is_skipped_and_waited_for_not_done_twice():
+    mixed_accounts("held", 4)
+    window = open_adhoc_window()
+    held = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_first_post_chunk(window_id: int, phase: str, numbers: list[int]) -> None:
+        if phase != "post":
+            return
+
+        def hold() -> None:
+            # Claim chunk 0 as a worker would (its row locked in an open transaction) and keep
+            # it until the runner has done every other chunk and is waiting.
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT 1 FROM trading_windowchunk WHERE window_id = %s "
+                            "AND phase = 'post' AND number = 0 FOR UPDATE",
+                            [window_id],
+                        )
+                    held.set()
+                    release.wait(30)
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threading.Thread(target=hold).start()
+        held.wait(10)
+
+    def release_when_the_runner_waits() -> None:
+        # The runner beats the heartbeat while it waits: once it has, let chunk 0 go.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            left = WindowChunk.objects.filter(
+                window=window, phase="post", done_at__isnull=True
+            ).count()
+            if held.is_set() and left == 1:
+                break
+            time.sleep(0.05)
+        release.set()
+        connection.close()
+
+    watcher = threading.Thread(target=release_when_the_runner_waits)
+    watcher.start()
+    report = run_window(window.pk, chunk_size=1, send_chunks=hold_first_post_chunk)
+    watcher.join(30)
+    assert not errors, errors
+    assert report["status"] == WindowStatus.DONE
+    assert report["chunks"]["post"]["chunks"] == 4
+    # chunk 0 was left to the runner once released, and done once
+    assert WindowChunk.objects.filter(window=window, done_at__isnull=True).count() == 0
+    assert verify_books() == []

@@ -1,0 +1,211 @@
+"""Plan and post chunks, done by whoever claims them: the window's runner and any worker.
+
+Every chunk has a progress row (``WindowChunk``), written with the freeze. A chunk's
+transaction claims its row in its first statement (``FOR UPDATE SKIP LOCKED``: a chunk another
+process is doing is skipped, not waited for), does the chunk, and marks the row done in its
+apply statement, with the chunk's effects. So any number of processes can work on one phase of
+a window; one that dies mid-chunk rolls back and leaves its chunk to the next claimer; and no
+chunk is applied twice.
+
+The runner (``trading.window.run_window``) sends one task per chunk to the workers when it runs
+on one, does chunks itself as well, then waits for the ones others are doing. It never reads a
+Celery result: these rows are the progress. The window's report adds up their counts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from trading.models import WindowStatus
+from trading.window.common import Run, dump_json, fetch, load_json
+
+# A chunk's first statement starts WITH this: the lowest chunk of the phase that nobody has
+# done or is doing, locked until the chunk's transaction ends. Needs %(window)s, %(phase)s.
+CLAIMED_CTE = f"""
+    claimed AS (
+        SELECT c.number, clock_timestamp() AS at
+        FROM trading_windowchunk c JOIN trading_tradewindow w ON w.id = c.window_id
+        WHERE c.window_id = %(window)s AND c.phase = %(phase)s AND c.done_at IS NULL
+          AND w.status = '{WindowStatus.RUNNING.value}'
+        ORDER BY c.number
+        LIMIT 1
+        FOR UPDATE OF c SKIP LOCKED
+    )"""
+
+# The chunk marked done in its apply statement (with ``Claim.params``).
+CHUNK_DONE_CTE = """
+    chunk_done AS (
+        UPDATE trading_windowchunk
+        SET done_at = clock_timestamp(), claimed_at = %(claimed_at)s, worker = %(worker)s,
+            stats = %(stats)s::jsonb, seconds = %(seconds)s::jsonb
+        WHERE window_id = %(window)s AND phase = %(phase)s AND number = %(chunk)s
+        RETURNING 1
+    )"""
+
+# How often a runner with nothing left to claim looks whether the others are done.
+POLL_SECONDS = 0.05
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:200]
+
+
+@dataclass
+class Claim:
+    """A chunk this process holds: which, since when, and what it counted and timed."""
+
+    phase: str
+    number: int
+    claimed_at: datetime
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, phase: str, rows: list[tuple]) -> Claim | None:
+        """The claim a chunk's first read returned (number and time lead every row)."""
+        return cls(phase, rows[0][0], rows[0][1]) if rows else None
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
+
+    def params(self) -> dict[str, Any]:
+        """CHUNK_DONE_CTE's parameters."""
+        return {
+            "chunk": self.number,
+            "claimed_at": self.claimed_at,
+            "worker": worker_name(),
+            "stats": dump_json(self.stats),
+            "seconds": dump_json({part: round(s, 4) for part, s in self.seconds.items()}),
+        }
+
+
+def undone(run: Run, phase: str) -> list[int]:
+    rows = fetch(
+        """
+        SELECT number FROM trading_windowchunk
+        WHERE window_id = %s AND phase = %s AND done_at IS NULL ORDER BY number
+        """,
+        [run.window_id, phase],
+    )
+    return [number for (number,) in rows]
+
+
+def _left_after_beat(run: Run, phase: str) -> int:
+    """The phase's chunks not done yet; the window's heartbeat beats (the runner is alive)."""
+    [(left,)] = fetch(
+        """
+        WITH beat AS (
+            UPDATE trading_tradewindow SET phase = %(phase)s, heartbeat_at = clock_timestamp()
+            WHERE id = %(window)s
+            RETURNING id
+        )
+        SELECT COUNT(*) FROM trading_windowchunk
+        WHERE window_id = (SELECT id FROM beat) AND phase = %(phase)s AND done_at IS NULL
+        """,
+        {"window": run.window_id, "phase": phase},
+    )
+    return int(left)
+
+
+def do_phase(
+    run: Run,
+    phase: str,
+    take: Callable[[], Claim | None],
+    *,
+    send: Callable[[str, list[int]], None] | None,
+    committed: Callable[[], None],
+) -> None:
+    """Every chunk of ``phase`` done, by this process (``take`` claims and does one) and by
+    whoever else ``send`` asked (one task per chunk): returns once none is left."""
+    if send is not None:
+        numbers = undone(run, phase)
+        if numbers:
+            send(phase, numbers)
+    while True:
+        if take() is not None:
+            committed()
+            continue
+        if not _left_after_beat(run, phase):
+            return
+        time.sleep(POLL_SECONDS)  # the rest are being done elsewhere: wait for them
+
+
+def _add_waiting(total: dict[str, dict[str, Any]], waiting: dict[str, dict[str, Any]]) -> None:
+    for symbol, entry in waiting.items():
+        into = total.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
+        into["orders"] += entry["orders"]
+        for side in ("buy", "sell"):
+            into[side] = str(Decimal(into[side]) + Decimal(entry[side]))
+
+
+def _add_stats(total: dict[str, Any], stats: dict[str, Any]) -> None:
+    for key, value in stats.items():
+        if key == "waiting":
+            _add_waiting(total.setdefault("waiting", {}), value)
+        elif isinstance(value, list):
+            total.setdefault(key, []).extend(value)
+        else:
+            total[key] = total.get(key, 0) + value
+
+
+@dataclass
+class PhaseTotals:
+    """A phase's chunks added up for the report."""
+
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    chunks: int = 0
+    workers: set[str] = field(default_factory=set)
+    busy_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "chunks": self.chunks,
+            "workers": len(self.workers),
+            "busy_seconds": round(self.busy_seconds, 4),
+            "seconds": {part: round(s, 4) for part, s in sorted(self.seconds.items())},
+        }
+
+
+def phase_totals(run: Run) -> dict[str, PhaseTotals]:
+    """Per phase, its chunks' counts and times; with what a run before chunk rows existed
+    counted in the window's progress (``plan_stats``, ``post_stats``, ``waiting``)."""
+    totals = {"plan": PhaseTotals(), "post": PhaseTotals()}
+    _add_stats(totals["plan"].stats, run.progress.get("plan_stats", {}))
+    _add_waiting(totals["plan"].stats.setdefault("waiting", {}), run.progress.get("waiting", {}))
+    _add_stats(totals["post"].stats, run.progress.get("post_stats", {}))
+    rows = fetch(
+        """
+        SELECT phase, stats, seconds, worker,
+               COALESCE(EXTRACT(EPOCH FROM done_at - claimed_at), 0)
+        FROM trading_windowchunk WHERE window_id = %s AND done_at IS NOT NULL
+        ORDER BY phase, number
+        """,
+        [run.window_id],
+    )
+    for phase, stats, seconds, worker, busy in rows:
+        total = totals[phase]
+        _add_stats(total.stats, load_json(stats))
+        for part, value in load_json(seconds).items():
+            total.seconds[part] = total.seconds.get(part, 0.0) + float(value)
+        total.chunks += 1
+        total.workers.add(worker)
+        total.busy_seconds += float(busy)
+    return totals
