@@ -31,7 +31,9 @@ MORNING = "morning"
 AFTERNOON = "afternoon"
 SESSION_TIMES = {MORNING: time(9, 30), AFTERNOON: time(15, 0)}
 MARKET_CLOSE = time(16, 0)
-# Accounts worth at least this much trade in both windows (product.md, Accounts).
+# Accounts worth at least this much trade in both windows (product.md, Accounts): the one
+# threshold, judged by ``trades_in`` here and by the window's freeze in SQL
+# (``trading.window.freeze``, the ``eligible`` CTE), which is handed this value.
 BOTH_WINDOWS_VALUE = Decimal("25000.00")
 # The exchange calendar is built for this range only: wide enough for the app's lifetime
 # and its tests, small enough to build quickly.
@@ -173,17 +175,23 @@ def next_window(now: datetime) -> WindowSlot:
     return next(slots_after(now))
 
 
-def trades_in(*, session: str, early_close: bool, preference: str, value: Decimal) -> bool:
-    """Whether an account with this window preference and value trades in ``session``.
+def serves_every_account(*, session: str, early_close: bool) -> bool:
+    """Whether a window of ``session`` takes every account, whatever its preference and value:
+    an ad-hoc window does, and so does the morning window of an early-close day (the only one)."""
+    return session not in SESSION_TIMES or (session == MORNING and early_close)
 
-    Ad-hoc windows take everyone; on an early-close day the morning window serves everyone;
-    accounts worth at least 25,000.00 trade in both windows.
+
+def trades_in(*, session: str, early_close: bool, preference: str, value: Decimal) -> bool:
+    """Whether an account with this window preference and value trades in ``session``: the
+    both-windows rule. The window's freeze applies the same rule to every account at once, in
+    SQL: ``serves_every_account``, else the preferred session or a value of at least
+    ``BOTH_WINDOWS_VALUE`` (tests/trading/test_engine_sql.py holds the two together).
     """
-    if session not in SESSION_TIMES or value >= BOTH_WINDOWS_VALUE:
-        return True
-    if session == MORNING and early_close:
-        return True
-    return session == preference
+    return (
+        serves_every_account(session=session, early_close=early_close)
+        or session == preference
+        or value >= BOTH_WINDOWS_VALUE
+    )
 
 
 def next_window_for(*, now: datetime, preference: str, value: Decimal) -> WindowSlot:

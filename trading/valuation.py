@@ -22,6 +22,22 @@ from trading.models import Account, Intent, IntentKind, Order, OrderStatus, Posi
 from trading.money import ZERO, half_up_cents, sellable_value, withdrawable
 
 
+def latest_price_sql(*, security: str, at: str) -> str:
+    """The one "latest price at or before t" of the engine's and the pages' SQL: a LATERAL
+    subquery giving the ``price`` and ``at`` of the latest stored price of ``security`` at or
+    before ``at`` (both SQL expressions of the outer query: ``"s.id"``, ``"%(at)s"``).
+
+    ``JOIN {...} lp ON TRUE`` drops a security without a price yet; ``LEFT JOIN`` keeps it with
+    NULLs. Per security it is one backward step on the (security, at) unique index, however long
+    the price history is (DISTINCT ON over the prices would read all of it).
+    """
+    return f"""LATERAL (
+        SELECT candidate.price, candidate.at FROM trading_price candidate
+        WHERE candidate.security_id = {security} AND candidate.at <= {at}
+        ORDER BY candidate.at DESC LIMIT 1
+    )"""
+
+
 def latest_prices(
     security_ids: Iterable[int], at: datetime | None = None
 ) -> dict[int, tuple[Decimal, datetime]]:
@@ -31,13 +47,13 @@ def latest_prices(
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT DISTINCT ON (security_id) security_id, price, at
-            FROM trading_price
-            WHERE security_id = ANY(%s) AND at <= %s
-            ORDER BY security_id, at DESC
+            f"""
+            SELECT s.id, lp.price, lp.at
+            FROM trading_security s
+            JOIN {latest_price_sql(security="s.id", at="%(at)s")} lp ON TRUE
+            WHERE s.id = ANY(%(ids)s)
             """,
-            [ids, at or timezone.now()],
+            {"ids": ids, "at": at or timezone.now()},
         )
         return {sid: (price, when) for sid, price, when in cursor.fetchall()}
 
@@ -53,17 +69,13 @@ def holding_values(
         return found
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT p.account_id, p.quantity * lp.price
             FROM trading_position p
-            JOIN LATERAL (
-                SELECT price FROM trading_price pr
-                WHERE pr.security_id = p.security_id AND pr.at <= %s
-                ORDER BY pr.at DESC LIMIT 1
-            ) lp ON TRUE
-            WHERE p.account_id = ANY(%s) AND p.quantity > 0
+            JOIN {latest_price_sql(security="p.security_id", at="%(at)s")} lp ON TRUE
+            WHERE p.account_id = ANY(%(accounts)s) AND p.quantity > 0
             """,
-            [at or timezone.now(), ids],
+            {"at": at or timezone.now(), "accounts": ids},
         )
         for account_id, value in cursor.fetchall():
             found[account_id].append(value)

@@ -35,6 +35,7 @@ from trading.calendar import (
     market_date,
 )
 from trading.models import USER_ACCOUNT_KINDS, LedgerKind, WindowStatus
+from trading.valuation import latest_price_sql
 
 EARLY_CLOSE = time(13, 0)
 # Days looked at by each run of the job: late prices older than this need the backfill.
@@ -49,7 +50,7 @@ RECLAIM_AFTER = timedelta(minutes=15)
 # held: per position, the shares at the close (lots acquired less disposals, through the day).
 # closes: each held security's latest price at or before the day's 16:00.
 # invested: per account, the holdings' sellable values (each rounded down to cents).
-_SNAPSHOT = """
+_SNAPSHOT = f"""
 WITH accounts AS (
     SELECT a.id FROM trading_account a
     WHERE a.kind = ANY(%(kinds)s)
@@ -83,11 +84,7 @@ held AS (
 closes AS (
     SELECT s.security_id, lp.price
     FROM (SELECT DISTINCT security_id FROM held) s
-    JOIN LATERAL (
-        SELECT pr.price FROM trading_price pr
-        WHERE pr.security_id = s.security_id AND pr.at <= %(close)s
-        ORDER BY pr.at DESC LIMIT 1
-    ) lp ON TRUE
+    JOIN {latest_price_sql(security="s.security_id", at="%(close)s")} lp ON TRUE
 ),
 invested AS (
     SELECT h.account_id, SUM(floor(h.quantity * c.price * 100) / 100) AS value
@@ -117,16 +114,12 @@ WHERE (trading_snapshot.value, trading_snapshot.cash, trading_snapshot.net_contr
 
 # Per candidate day: a digest of every security's close (what the values are computed from)
 # and the number of windows done that day (an ad-hoc window after the close changes cash).
-_FINGERPRINTS = """
+_FINGERPRINTS = f"""
 SELECT d.day,
        md5(COALESCE((
            SELECT string_agg(s.id || ':' || lp.price || '@' || lp.at, ',' ORDER BY s.id)
            FROM trading_security s
-           JOIN LATERAL (
-               SELECT pr.price, pr.at FROM trading_price pr
-               WHERE pr.security_id = s.id AND pr.at <= d.close
-               ORDER BY pr.at DESC LIMIT 1
-           ) lp ON TRUE
+           JOIN {latest_price_sql(security="s.id", at="d.close")} lp ON TRUE
        ), ''))
        || ':' || (
            SELECT COUNT(*) FROM trading_tradewindow w

@@ -20,20 +20,13 @@ right now and an abandon never overlap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from trading.models import (
-    BlockOrder,
-    Fill,
-    IntentStatus,
-    OrderStatus,
-    TradeWindow,
-    WindowStatus,
-)
-from trading.window.common import LOCK_NAMESPACE, fetch
+from trading.models import BlockOrder, Fill, TradeWindow, WindowStatus
+from trading.window.common import LOCK_NAMESPACE, fetch, statuses
 
 MAX_REASON_LENGTH = 2000
 
@@ -56,6 +49,11 @@ class Abandoned:
             f"{'y' if self.entries_reversed == 1 else 'ies'} reversed, {self.orders_cancelled} "
             f"order(s) cancelled, {self.intents_released} intent(s) pending again."
         )
+
+
+class _Reversed(NamedTuple):
+    entries: int  # ledger entries negated
+    accounts: int  # accounts whose cash moved
 
 
 # reversed: a negation of every ledger entry of the window (they are all its own: abandoning
@@ -118,15 +116,11 @@ def abandon_window(*, window_id: int, reason: str, user: Any = None) -> Abandone
             or Fill.objects.filter(block__window=window).exists()
         ):
             raise CannotAbandon(f"Window {window_id} has recorded fills: it can only be retried.")
-        params = {
-            "window": window_id,
-            "cancelled": OrderStatus.CANCELLED.value,
-            "pending": IntentStatus.PENDING.value,
-        }
-        [(entries, _)] = fetch(_REVERSE_ENTRIES, params)
+        params = {**statuses(), "window": window_id}
+        [reversal] = [_Reversed(*row) for row in fetch(_REVERSE_ENTRIES, params)]
         orders = _count(_CANCEL_ORDERS, params)
         intents = _count(_RELEASE_INTENTS, params)
-        outcome = Abandoned(window_id, entries, orders, intents)
+        outcome = Abandoned(window_id, reversal.entries, orders, intents)
         by = getattr(user, "get_username", lambda: "")() if user is not None else ""
         window.report = {
             **(window.report or {}),
@@ -135,7 +129,7 @@ def abandon_window(*, window_id: int, reason: str, user: Any = None) -> Abandone
                 "reason": reason,
                 "by": by,
                 "error": window.error,
-                "entries_reversed": entries,
+                "entries_reversed": reversal.entries,
                 "orders_cancelled": orders,
                 "intents_released": intents,
             },

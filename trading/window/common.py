@@ -31,6 +31,7 @@ from trading.models import (
     WindowStatus,
 )
 from trading.money import limit_price
+from trading.valuation import latest_price_sql
 from trading.window.staging import LEDGER, take
 
 # PostgreSQL advisory-lock namespace of the window engine (first key of the two-int form).
@@ -116,16 +117,12 @@ def window_prices(at: datetime) -> tuple[dict[int, Decimal], dict[int, str]]:
     prices: dict[int, Decimal] = {}
     symbols: dict[int, str] = {}
     rows = fetch(
-        """
+        f"""
         SELECT s.id, s.symbol, lp.price
         FROM trading_security s
-        LEFT JOIN LATERAL (
-            SELECT price FROM trading_price p
-            WHERE p.security_id = s.id AND p.at <= %s
-            ORDER BY p.at DESC LIMIT 1
-        ) lp ON TRUE
+        LEFT JOIN {latest_price_sql(security="s.id", at="%(at)s")} lp ON TRUE
         """,
-        [at],
+        {"at": at},
     )
     for security_id, symbol, price in rows:
         symbols[security_id] = symbol
@@ -160,8 +157,8 @@ def add_to(totals: dict[Any, Decimal], key: Any, amount: Decimal) -> None:
 
 
 def statuses() -> dict[str, str]:
-    """The statuses and sides the engine's SQL names, as parameters (from the models' choices,
-    never literals in the SQL)."""
+    """The statuses, sides and ledger kinds the engine's SQL names, as parameters (from the
+    models' choices, never literals in the SQL)."""
     return {
         "buy": Side.BUY,
         "sell": Side.SELL,
@@ -175,6 +172,10 @@ def statuses() -> dict[str, str]:
         "removed": SliceStatus.REMOVED,
         "running": WindowStatus.RUNNING,
         "deposit": LedgerKind.DEPOSIT,
+        "cancelled": OrderStatus.CANCELLED,
+        "window_done": WindowStatus.DONE,
+        "settlement": LedgerKind.SETTLEMENT,
+        "residue": LedgerKind.RESIDUE,
     }
 
 

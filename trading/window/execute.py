@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 from django.db import transaction
 
 from trading.brokers import Broker, BrokerRefused, Execution, NetBuy, NetSell
+from trading.models import LedgerKind, Side
 from trading.money import ZERO, floor_cents, quantize_price
 from trading.window.common import (
     LEDGER_CTES,
@@ -36,8 +38,29 @@ from trading.window.staging import BROKER_FILLS, LEDGER, copy_rows, take
 
 CROSS_REFERENCE = "internal cross"
 
-_RECORDED = "SELECT security_id FROM trading_blockorder WHERE window_id = %s"
+_RECORDED = "SELECT security_id FROM trading_blockorder WHERE window_id = %(window)s"
+
+
+class BlockRow(NamedTuple):
+    """One block as recorded (a ``trading_blockorder`` row before close sets the house's
+    share): ``_APPLY`` takes one array parameter per field, named like it."""
+
+    security_id: int
+    buy_quantity: Decimal
+    buy_amount: Decimal
+    sell_quantity: Decimal
+    crossed_quantity: Decimal
+    net_side: str
+    net_quantity: Decimal  # the broker's shares
+    window_price: Decimal
+    limit_price: Decimal | None  # net sells only
+    fill_price: Decimal
+    settlement_amount: Decimal  # the broker's cash: + paid for a buy, - received for a sell
+
+
 # One step's blocks, their fills and settlement entries (staged), cash and progress.
+# blocks: the block rows (``BlockRow``), the house's share zero until close;
+# broker_fills/fills: each block's fills (the internal cross, the broker's), by security.
 _APPLY = f"""
 WITH
     {PROGRESS_CTE}
@@ -45,15 +68,18 @@ WITH
         INSERT INTO trading_blockorder (window_id, security_id, buy_quantity, buy_amount,
             sell_quantity, crossed_quantity, net_side, net_quantity, window_price, limit_price,
             fill_price, house_quantity, settlement_amount, house_cash)
-        SELECT %(window)s, u.security_id, u.buy, u.buy_amount, u.sell, u.crossed, u.side,
-            u.net, u.window_price, u.limit_price, u.fill_price, 0, u.settlement, 0
-        FROM unnest(%(securities)s::bigint[], %(buys)s::numeric[], %(buy_amounts)s::numeric[],
-                    %(sells)s::numeric[], %(crossed)s::numeric[], %(sides)s::text[],
-                    %(nets)s::numeric[], %(window_prices)s::numeric[],
-                    %(limit_prices)s::numeric[], %(fill_prices)s::numeric[],
-                    %(settlements)s::numeric[])
-            AS u(security_id, buy, buy_amount, sell, crossed, side, net, window_price,
-                 limit_price, fill_price, settlement)
+        SELECT %(window)s, u.security_id, u.buy_quantity, u.buy_amount, u.sell_quantity,
+            u.crossed_quantity, u.net_side, u.net_quantity, u.window_price, u.limit_price,
+            u.fill_price, 0, u.settlement_amount, 0
+        FROM unnest(%(security_id)s::bigint[], %(buy_quantity)s::numeric[],
+                    %(buy_amount)s::numeric[], %(sell_quantity)s::numeric[],
+                    %(crossed_quantity)s::numeric[], %(net_side)s::text[],
+                    %(net_quantity)s::numeric[], %(window_price)s::numeric[],
+                    %(limit_price)s::numeric[], %(fill_price)s::numeric[],
+                    %(settlement_amount)s::numeric[])
+            AS u(security_id, buy_quantity, buy_amount, sell_quantity, crossed_quantity,
+                 net_side, net_quantity, window_price, limit_price, fill_price,
+                 settlement_amount)
         RETURNING id, security_id
     ),
     broker_fills AS ({take(BROKER_FILLS)}),
@@ -118,7 +144,7 @@ def _checked_buys(orders: dict[int, NetBuy], executions: Sequence[Execution]) ->
 
 def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished: bool) -> None:
     """Blocks with their fills, settlement entries and the progress: one transaction."""
-    rows = []
+    rows: list[BlockRow] = []
     fill_rows: list[tuple[int, str, Decimal, Decimal, str]] = []
     ledger: list[LedgerRow] = []
     with localcontext() as context:
@@ -127,53 +153,48 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
             side = block.net_side
             shares = execution.quantity if execution else ZERO
             paid = execution.cash if execution else ZERO
-            settlement = paid if side == "buy" else -paid
+            settlement = paid if side == Side.BUY else -paid
             price = quantize_price(paid / shares) if shares > 0 else block.window_price
             rows.append(
-                (
-                    block.security_id,
-                    block.buy_quantity,
-                    block.buy_amount,
-                    block.sell_quantity,
-                    block.crossed,
-                    side,
-                    shares,
-                    block.window_price,
-                    block.limit_price if side == "sell" else None,
-                    price,
-                    settlement,
+                BlockRow(
+                    security_id=block.security_id,
+                    buy_quantity=block.buy_quantity,
+                    buy_amount=block.buy_amount,
+                    sell_quantity=block.sell_quantity,
+                    crossed_quantity=block.crossed,
+                    net_side=side,
+                    net_quantity=shares,
+                    window_price=block.window_price,
+                    limit_price=block.limit_price if side == Side.SELL else None,
+                    fill_price=price,
+                    settlement_amount=settlement,
                 )
             )
             if block.crossed:
                 fill_rows.append(
-                    (block.security_id, "buy", block.crossed, block.window_price, CROSS_REFERENCE)
+                    (
+                        block.security_id,
+                        Side.BUY,
+                        block.crossed,
+                        block.window_price,
+                        CROSS_REFERENCE,
+                    )
                 )
             if execution is not None and shares > 0:
                 fill_rows.append(
                     (block.security_id, side, shares, execution.price, execution.reference)
                 )
             reference = f"window:{run.window_id}:settlement:{block.symbol}"
-            ledger.append((run.system.clearing, -settlement, "settlement", reference, None))
-            ledger.append((run.system.external, settlement, "settlement", reference, None))
+            ledger.append(
+                (run.system.clearing, -settlement, LedgerKind.SETTLEMENT, reference, None)
+            )
+            ledger.append((run.system.external, settlement, LedgerKind.SETTLEMENT, reference, None))
 
     run.progress["blocks"] = run.progress.get("blocks", 0) + len(rows)
     run.progress["fills"] = run.progress.get("fills", 0) + len(fill_rows)
     if finished:
         run.progress["execute"] = True
-    columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 11
-    names = [
-        "securities",
-        "buys",
-        "buy_amounts",
-        "sells",
-        "crossed",
-        "sides",
-        "nets",
-        "window_prices",
-        "limit_prices",
-        "fill_prices",
-        "settlements",
-    ]
+    columns = {field: [getattr(row, field) for row in rows] for field in BlockRow._fields}
     with transaction.atomic():
         copy_rows(BROKER_FILLS, fill_rows)
         copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
@@ -182,7 +203,7 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
             {
                 "window": run.window_id,
                 "system": run.system.ids(),
-                **dict(zip(names, columns, strict=True)),
+                **columns,
                 **progress_params(run, "execute"),
             },
         )
@@ -196,7 +217,7 @@ def _sell(run: Run, blocks: list[Block], broker: Broker) -> None:
             b.sell_to_broker,
             b.limit_price,
             b.window_price,
-            _reference(run, b, "sell"),
+            _reference(run, b, Side.SELL),
         )
         for b in blocks
         if b.sell_to_broker > 0
@@ -228,7 +249,7 @@ def _buy(run: Run, blocks: list[Block], broker: Broker) -> None:
             b.symbol,
             b.buy_from_broker,
             b.window_price,
-            _reference(run, b, "buy"),
+            _reference(run, b, Side.BUY),
         )
         for b in blocks
     }
@@ -257,9 +278,9 @@ def execute(run: Run, blocks: list[Block], broker: Broker) -> None:
     that failed after them) are not sent again."""
     recorded: set[int] = set()
     if run.progress.get("blocks"):  # an earlier run recorded some: read which
-        recorded = {security_id for (security_id,) in fetch(_RECORDED, [run.window_id])}
-    sells = [b for b in blocks if b.net_side == "sell" and b.security_id not in recorded]
-    buys = [b for b in blocks if b.net_side == "buy" and b.security_id not in recorded]
+        recorded = {security_id for (security_id,) in fetch(_RECORDED, {"window": run.window_id})}
+    sells = [b for b in blocks if b.net_side == Side.SELL and b.security_id not in recorded]
+    buys = [b for b in blocks if b.net_side == Side.BUY and b.security_id not in recorded]
     # Always two transactions (even with one side empty): a fixed number of statements.
     _sell(run, sells, broker)
     _buy(run, buys, broker)

@@ -19,18 +19,22 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close
-from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, ChunkPhase, Session
+from trading.calendar import BOTH_WINDOWS_VALUE, MORNING, is_early_close, serves_every_account
+from trading.models import HOLDS_ACCOUNTS, USER_ACCOUNT_KINDS, ChunkPhase
 from trading.ownership import lock_for_freeze
-from trading.window.common import Run, fetch, load_json
+from trading.valuation import latest_price_sql
+from trading.window.common import Run, fetch, load_json, statuses
 
-# Accounts that trade in this window: everyone (ad-hoc, or an early-close morning), or those
-# preferring this session, or those worth at least 25,000.00 at the window's prices.
-_ELIGIBLE_BY_VALUE = """
+# Accounts that trade in this window: everyone (``serves_everyone``: ad-hoc, or an early-close
+# morning), or else ``trading.calendar.trades_in`` for every account at once: those preferring
+# this session, or worth at least %(both)s (``BOTH_WINDOWS_VALUE``, 25,000.00) in cash and
+# holdings at the window's prices.
+# lp: each security's window price; invested: each account's holdings at those prices.
+_ELIGIBLE_BY_VALUE = f"""
     lp AS (
-        SELECT DISTINCT ON (security_id) security_id, price
-        FROM trading_price WHERE at <= %(at)s
-        ORDER BY security_id, at DESC
+        SELECT s.id AS security_id, latest.price
+        FROM trading_security s
+        JOIN {latest_price_sql(security="s.id", at="%(at)s")} latest ON TRUE
     ),
     invested AS (
         SELECT p.account_id, SUM(p.quantity * lp.price) AS value
@@ -65,7 +69,7 @@ WITH owned AS (
     bound AS (
         UPDATE trading_intent t SET window_id = %(window)s
         FROM eligible e
-        WHERE t.account_id = e.id AND t.status = 'pending' AND t.window_id IS NULL
+        WHERE t.account_id = e.id AND t.status = %(pending)s AND t.window_id IS NULL
           AND t.created_at < %(at)s
         RETURNING t.account_id
     ),
@@ -112,9 +116,9 @@ SELECT progress FROM saved
 
 
 def serves_everyone(run: Run) -> bool:
-    return run.session == Session.ADHOC or (
-        run.session == MORNING and is_early_close(run.trade_date)
-    )
+    # Only a morning asks the calendar: an ad-hoc window's day may lie outside its range.
+    early_close = run.session == MORNING and is_early_close(run.trade_date)
+    return serves_every_account(session=run.session, early_close=early_close)
 
 
 def freeze(run: Run) -> None:
@@ -134,6 +138,7 @@ def freeze(run: Run) -> None:
                 "phases": [phase.value for phase in ChunkPhase],
                 "slippage": settings.PIES_MAX_SLIPPAGE_BP,
                 "holding": [status.value for status in HOLDS_ACCOUNTS],
+                **statuses(),
             },
         )
     run.progress = load_json(progress)

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
+from trading.models import Side
 from trading.money import ZERO
-from trading.window.common import Run, fetch
+from trading.window.common import Run, fetch, statuses
 
 
 @dataclass
@@ -36,17 +38,28 @@ class Block:
 
     @property
     def net_side(self) -> str:
-        return "buy" if self.buy_quantity > self.sell_quantity else "sell"
+        return Side.BUY if self.buy_quantity > self.sell_quantity else Side.SELL
 
     @property
     def sell_to_broker(self) -> Decimal:
         """A net sell's shares for the broker (zero when the buys take every share sold)."""
-        return self.sell_quantity - self.buy_quantity if self.net_side == "sell" else ZERO
+        return self.sell_quantity - self.buy_quantity if self.net_side == Side.SELL else ZERO
 
     @property
     def buy_from_broker(self) -> Decimal:
         """N: a net buy's dollars for the broker (positive: the buy shares exceed S at w)."""
-        return self.buy_amount - self.sell_proceeds if self.net_side == "buy" else ZERO
+        return self.buy_amount - self.sell_proceeds if self.net_side == Side.BUY else ZERO
+
+
+class SideTotals(NamedTuple):
+    """One security's planned orders on one side, summed (a row of ``_TOTALS``)."""
+
+    security_id: int
+    side: str
+    quantity: Decimal  # shares
+    amount: Decimal
+    orders: int
+    proceeds_at_window_price: Decimal  # the sum of each order's floor_cents(quantity x w)
 
 
 # Per security and side: shares, amounts, orders, and the sum of floor_cents(quantity x w)
@@ -57,7 +70,7 @@ _TOTALS = """
     FROM trading_order o
     JOIN unnest(%(securities)s::bigint[], %(prices)s::numeric[]) AS p(security_id, price)
         ON p.security_id = o.security_id
-    WHERE o.window_id = %(window)s AND o.status = 'planned'
+    WHERE o.window_id = %(window)s AND o.status = %(planned)s
     GROUP BY o.security_id, o.side
     ORDER BY o.security_id, o.side
 """
@@ -67,6 +80,7 @@ def net_orders(run: Run) -> list[Block]:
     rows = fetch(
         _TOTALS,
         {
+            **statuses(),
             "window": run.window_id,
             "securities": list(run.prices),
             "prices": list(run.prices.values()),
@@ -82,20 +96,23 @@ def blocks_from_rows(
     prices: Mapping[int, Decimal],
     limits: Mapping[int, Decimal],
 ) -> list[Block]:
-    """One block per security from ``(security_id, side, quantity, amount, orders, proceeds at
-    w)`` rows, in the order the securities first appear; a side seen twice adds up."""
+    """One block per security from ``SideTotals`` rows (or plain tuples in that order), in the
+    order the securities first appear; a side seen twice adds up."""
     blocks: dict[int, Block] = {}
-    for security_id, side, quantity, amount, count, at_window_price in rows:
-        block = blocks.get(security_id)
+    for row in map(SideTotals._make, rows):
+        block = blocks.get(row.security_id)
         if block is None:
-            block = blocks[security_id] = Block(
-                security_id, symbols[security_id], prices[security_id], limits[security_id]
+            block = blocks[row.security_id] = Block(
+                row.security_id,
+                symbols[row.security_id],
+                prices[row.security_id],
+                limits[row.security_id],
             )
-        if side == "buy":
-            block.buy_quantity += quantity
-            block.buy_amount += amount
+        if row.side == Side.BUY:
+            block.buy_quantity += row.quantity
+            block.buy_amount += row.amount
         else:
-            block.sell_quantity += quantity
-            block.sell_proceeds += at_window_price
-        block.orders += count
+            block.sell_quantity += row.quantity
+            block.sell_proceeds += row.proceeds_at_window_price
+        block.orders += row.orders
     return list(blocks.values())

@@ -24,13 +24,13 @@ accepts, so the house never needs capital of its own.
 from __future__ import annotations
 
 import json
-from decimal import localcontext
-from typing import Any
+from decimal import Decimal, localcontext
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.models import ChunkPhase
+from trading.models import ChunkPhase, OrderStatus, Side, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim, phase_totals
 from trading.window.common import (
@@ -39,6 +39,7 @@ from trading.window.common import (
     Run,
     dump_json,
     fetch,
+    load_json,
     progress_params,
     statuses,
 )
@@ -61,13 +62,15 @@ _ORDERS = """
       AND o.status = %(planned)s
     ORDER BY o.account_id, o.id
 """
-_LOTS = """
+_LOTS = f"""
+    -- the open lots the chunk's planned sells sell from (the status and side are the models'
+    -- choices written in: the statement takes two positional parameters)
     SELECT l.id, l.position_id, l.acquired_on, l.remaining_quantity, l.remaining_cost
     FROM trading_lot l
     WHERE l.remaining_quantity > 0 AND l.position_id IN (
         SELECT o.position_id FROM trading_order o
         WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s
-          AND o.status = 'planned' AND o.side = 'sell')
+          AND o.status = '{OrderStatus.PLANNED.value}' AND o.side = '{Side.SELL.value}')
 """
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.slice_id
@@ -85,7 +88,7 @@ _KEEP_SHARES = """
     LEFT JOIN (
         SELECT position_id, SUM(quantity) AS sold FROM trading_order
         WHERE window_id = %(window)s AND account_id = ANY(%(accounts)s)
-          AND side = 'sell' AND status = 'planned'
+          AND side = %(sell)s AND status = %(planned)s
         GROUP BY position_id
     ) s ON s.position_id = p.id
     WHERE p.account_id = ANY(%(accounts)s) AND p.slice_id IS NOT NULL
@@ -195,27 +198,40 @@ class OffPieOrder(RuntimeError):
     """An order of the window is for a slice no longer in its pie: nothing is posted."""
 
 
+class RecordedBlock(NamedTuple):
+    """A block as execute recorded it (a row of ``_BLOCKS``)."""
+
+    security_id: int
+    net_side: str
+    window_price: Decimal
+    limit_price: Decimal | None
+    sell_quantity: Decimal
+    buy_amount: Decimal
+    net_quantity: Decimal
+    settlement_amount: Decimal
+
+
+_BLOCKS = """
+    SELECT security_id, net_side, window_price, limit_price, sell_quantity, buy_amount,
+           net_quantity, settlement_amount
+    FROM trading_blockorder WHERE window_id = %(window)s
+"""
+
+
 def load_blocks(run: Run) -> dict[int, BlockTerms]:
     """Per security, the terms allocation computes every account's result from."""
-    rows = fetch(
-        """
-        SELECT security_id, net_side, window_price, limit_price, sell_quantity, buy_amount,
-               net_quantity, settlement_amount
-        FROM trading_blockorder WHERE window_id = %s
-        """,
-        [run.window_id],
-    )
+    blocks = [RecordedBlock(*row) for row in fetch(_BLOCKS, {"window": run.window_id})]
     return {
-        security_id: BlockTerms(
-            side=side,
-            window_price=window_price,
-            limit_price=limit_price,
-            sell_quantity=sell_quantity,
-            buy_amount=buy_amount,
-            broker_quantity=net_quantity,
-            broker_cash=abs(settlement),
+        block.security_id: BlockTerms(
+            side=block.net_side,
+            window_price=block.window_price,
+            limit_price=block.limit_price,
+            sell_quantity=block.sell_quantity,
+            buy_amount=block.buy_amount,
+            broker_quantity=block.net_quantity,
+            broker_cash=abs(block.settlement_amount),
         )
-        for security_id, side, window_price, limit_price, sell_quantity, buy_amount, net_quantity, settlement in rows
+        for block in blocks
     }
 
 
@@ -228,6 +244,7 @@ def _check_short_withdrawals(run: Run, book: Settlement) -> None:
     kept = fetch(
         _KEEP_SHARES,
         {
+            **statuses(),
             "window": run.window_id,
             "accounts": sorted({account for account, *_ in shorts}),
             "securities": list(run.prices),
@@ -354,18 +371,21 @@ def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
 
 # Per block: the house takes what the accounts did not get (shares and cash); then its
 # position, zero-cost lots, the residue entries (CLEARING -> HOUSE) and both cash balances.
+# allocated: per security, the accounts' net shares and cash (buys +, sells -);
+# blocks: each block's house share, the broker's side less what the accounts got;
+# positions, lots: the house's shares, as zero-cost lots; entries, cash: the house's cash.
 _RESIDUES = """
 WITH allocated AS MATERIALIZED (  -- computed once: the blocks just written have no stats yet
     SELECT security_id,
-           SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END) AS shares,
-           SUM(CASE WHEN side = 'buy' THEN filled_amount ELSE -filled_amount END) AS cash
+           SUM(CASE WHEN side = %(buy)s THEN quantity ELSE -quantity END) AS shares,
+           SUM(CASE WHEN side = %(buy)s THEN filled_amount ELSE -filled_amount END) AS cash
     FROM trading_order
-    WHERE window_id = %(window)s AND status = 'filled'
+    WHERE window_id = %(window)s AND status = %(filled)s
     GROUP BY security_id
 ),
 blocks AS (
     UPDATE trading_blockorder b
-    SET house_quantity = CASE WHEN b.net_side = 'sell' THEN -b.net_quantity
+    SET house_quantity = CASE WHEN b.net_side = %(sell)s THEN -b.net_quantity
                               ELSE b.net_quantity END - COALESCE(a.shares, 0),
         house_cash = COALESCE(a.cash, 0) - b.settlement_amount
     FROM trading_blockorder b2 LEFT JOIN allocated a ON a.security_id = b2.security_id
@@ -389,7 +409,7 @@ lots AS (
 entries AS (
     INSERT INTO trading_ledgerentry
         (account_id, amount, kind, reference, window_id, intent_id, dividend_id, created_at)
-    SELECT side.account_id, side.sign * b.house_cash, 'residue',
+    SELECT side.account_id, side.sign * b.house_cash, %(residue)s,
            'window:' || %(window)s || ':block:' || b.id, %(window)s, NULL, NULL,
            statement_timestamp()
     FROM blocks b
@@ -408,6 +428,30 @@ SELECT COUNT(*), COALESCE(SUM(house_quantity), 0), COALESCE(SUM(house_cash), 0),
        (SELECT COUNT(*) FROM lots), (SELECT COUNT(*) FROM entries), (SELECT COUNT(*) FROM cash)
 FROM blocks
 """
+
+
+class Residues(NamedTuple):
+    """What ``_RESIDUES`` did: the house's share of the window's blocks."""
+
+    blocks: int
+    house_shares: Decimal
+    house_cash: Decimal
+    lots: int
+    entries: int
+    accounts: int  # cash balances moved (the house's and CLEARING's, or none)
+
+
+class Counts(NamedTuple):
+    """The window's rows, for its report (a row of ``_COUNTS``)."""
+
+    accounts: int
+    intents: Any  # {status: count}, jsonb as the cursor reads it
+    orders: Any  # {status: count}
+    blocks: int
+    fills: int
+    crossed: Decimal  # shares crossed at the window price, over all blocks
+
+
 _COUNTS = """
 SELECT
     (SELECT COUNT(*) FROM trading_windowaccount WHERE window_id = %(window)s),
@@ -425,44 +469,54 @@ SELECT
 """
 
 
+# The window done, with its report; its phase is "done" too.
+_DONE = """
+UPDATE trading_tradewindow
+SET status = %(window_done)s, phase = %(window_done)s, report = %(report)s::jsonb,
+    timings = %(timings)s::jsonb, progress = %(progress)s::jsonb, finished_at = clock_timestamp(),
+    heartbeat_at = clock_timestamp(), error = ''
+WHERE id = %(window)s
+RETURNING 1
+"""
+
+
 def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
     """Residues to the house, the report, status done: one transaction."""
-    from trading.window.common import load_json
-
     params = {
+        **statuses(),
         "window": run.window_id,
         "house": run.system.house,
         "clearing": run.system.clearing,
         "day": run.trade_date,
     }
     with transaction.atomic():
-        [(blocks, house_shares, house_cash, _, _, _)] = fetch(_RESIDUES, params)
-        [(accounts, intents, orders, block_count, fills, crossed)] = fetch(_COUNTS, params)
-        intents, orders = load_json(intents), load_json(orders)
+        [residues] = [Residues(*row) for row in fetch(_RESIDUES, params)]
+        [counts] = [Counts(*row) for row in fetch(_COUNTS, params)]
+        intents, orders = load_json(counts.intents), load_json(counts.orders)
         totals = phase_totals(run)
         plan_stats, post_stats = totals["plan"].stats, totals["post"].stats
         report: dict[str, Any] = {
             "window": run.window_id,
-            "status": "done",
+            "status": WindowStatus.DONE.value,
             "session": run.session,
             "trade_date": run.trade_date.isoformat(),
-            "accounts": accounts,
+            "accounts": counts.accounts,
             "intents": sum(intents.values()),
-            "orders": orders.get("filled", 0),
-            "blocks": block_count,
-            "fills": fills,
+            "orders": orders.get(OrderStatus.FILLED.value, 0),
+            "blocks": counts.blocks,
+            "fills": counts.fills,
             "counts": {
-                "accounts": accounts,
+                "accounts": counts.accounts,
                 "intents": intents,
                 "orders": orders,
-                "blocks": block_count,
-                "fills": fills,
+                "blocks": counts.blocks,
+                "fills": counts.fills,
                 "deposits_credited": plan_stats.get("deposits", 0),
                 "lots_opened": post_stats.get("lots_opened", 0),
                 "disposals": post_stats.get("disposals", 0),
             },
-            "crossed_shares": str(crossed),
-            "house": {"shares": str(house_shares), "cash": str(house_cash)},
+            "crossed_shares": str(counts.crossed),
+            "house": {"shares": str(residues.house_shares), "cash": str(residues.house_cash)},
             "skipped": {
                 "no_price": [
                     {"symbol": symbol, **entry}
@@ -485,20 +539,12 @@ def close(run: Run, *, late_seconds: int | None) -> dict[str, Any]:
             report["late_seconds"] = late_seconds
         run.progress["close"] = True
         fetch(
-            """
-            UPDATE trading_tradewindow
-            SET status = 'done', phase = 'done', report = %s::jsonb, timings = %s::jsonb,
-                progress = %s::jsonb, finished_at = clock_timestamp(),
-                heartbeat_at = clock_timestamp(), error = ''
-            WHERE id = %s
-            RETURNING 1
-            """,
-            [
-                dump_json(report),
-                dump_json(report["timings"]),
-                dump_json(run.progress),
-                run.window_id,
-            ],
+            _DONE,
+            {
+                **params,
+                "report": dump_json(report),
+                "timings": dump_json(report["timings"]),
+                "progress": dump_json(run.progress),
+            },
         )
-    del blocks
     return report
