@@ -68,13 +68,16 @@ def held(a: str, b: str) -> dict:
 @pytest.fixture
 def accounts_around_the_threshold(make_user) -> dict[str, int]:
     """Accounts with a deposit pending, by name: small ones of each preference, and afternoon
-    accounts worth 25,000.00 (in shares, or in cash) or a cent less."""
+    accounts worth 25,000.00 (in shares, or in cash) or a cent less (also when only the holdings'
+    fractions of a cent would make up that cent)."""
     found = {}
     for name, holdings, cash, preference in [
         ("morning", ("60", "40"), "0", "morning"),
         ("afternoon", ("60", "40"), "0", "afternoon"),
         ("exactly", ("20000", "5000"), "0", "afternoon"),
         ("a cent short", ("19999.99", "5000"), "0", "afternoon"),
+        # 25,000.000 exactly, but 24,999.99 as the pages show it (each holding to the cent)
+        ("fractions of a cent", ("12499.995", "12500.005"), "0", "afternoon"),
         ("in cash", ("0", "0"), "25000.00", "afternoon"),
         ("cash and shares", ("10000", "0"), "14999.99", "afternoon"),
     ]:

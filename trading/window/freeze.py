@@ -28,7 +28,8 @@ from trading.window.common import Run, fetch, load_json, statuses
 # Accounts that trade in this window: everyone (``serves_everyone``: ad-hoc, or an early-close
 # morning), or else ``trading.calendar.trades_in`` for every account at once: those preferring
 # this session, or worth at least %(both)s (``BOTH_WINDOWS_VALUE``, 25,000.00) in cash and
-# holdings at the window's prices.
+# holdings at the window's prices, valued as ``trading.valuation.account_value`` and every page
+# value them (each holding rounded down to cents).
 # lp: each security's window price; invested: each account's holdings at those prices.
 _ELIGIBLE_BY_VALUE = f"""
     lp AS (
@@ -36,8 +37,9 @@ _ELIGIBLE_BY_VALUE = f"""
         FROM trading_security s
         JOIN {latest_price_sql(security="s.id", at="%(at)s")} latest ON TRUE
     ),
+    -- each holding's sellable value (rounded down to cents), as ``account_value`` counts it
     invested AS (
-        SELECT p.account_id, SUM(p.quantity * lp.price) AS value
+        SELECT p.account_id, SUM(FLOOR(p.quantity * lp.price * 100) / 100) AS value
         FROM trading_position p JOIN lp ON lp.security_id = p.security_id
         WHERE p.quantity > 0
         GROUP BY p.account_id

@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from trading.models import ChunkPhase
+from trading.models import ChunkPhase, IntentKind, OrderStatus
 from trading.window.account_plan import AccountPlan, PlannedOrder
 from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim
 from trading.window.common import (
@@ -57,16 +57,17 @@ ORDER BY a.id
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.pie_id, t.slice_id
     FROM trading_intent t
-    WHERE t.account_id = ANY(%s::bigint[]) AND t.window_id = %s AND t.status = 'pending'
+    WHERE t.account_id = ANY(%(accounts)s::bigint[]) AND t.window_id = %(window)s
+      AND t.status = %(pending)s
     ORDER BY t.created_at, t.id
 """
 _SLICES = """
     SELECT p.account_id, p.id, p.name, s.id, s.security_id, s.child_pie_id, s.target_bp,
            s.status, pos.id, pos.quantity
     FROM pies_pie p
-    LEFT JOIN pies_slice s ON s.pie_id = p.id AND s.status <> 'removed'
+    LEFT JOIN pies_slice s ON s.pie_id = p.id AND s.status <> %(removed)s
     LEFT JOIN trading_position pos ON pos.slice_id = s.id
-    WHERE p.account_id = ANY(%s::bigint[])
+    WHERE p.account_id = ANY(%(accounts)s::bigint[])
     ORDER BY p.id, s."order", s.id
 """
 # The chunk's whole effect, from its staged rows (``trading.window.staging``), in one statement.
@@ -126,8 +127,8 @@ def plan_chunk(run: Run) -> Claim | None:
         # The chunk's accounts by id from here on: the window's rows were just written and have
         # no planner statistics yet, so joining them again invites a nested loop.
         ids = [row[0] for row in accounts]
-        intents = fetch(_INTENTS, [ids, run.window_id])
-        slice_rows = fetch(_SLICES, [ids])
+        intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
+        slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
 
         pies: dict[int, dict[int, str]] = {}
         rows: dict[int, list[tuple]] = {}
@@ -162,21 +163,21 @@ def plan_chunk(run: Run) -> Claim | None:
             mine = by_account.get(account_id, [])
             deposited = False
             for intent_id, _, kind, amount, _, _, _ in mine:
-                if kind == "deposit":
+                if kind == IntentKind.DEPOSIT:
                     plan.deposit(intent_id, amount)
                     deposited = True
             # A withdrawal of everything with a holding that has no price waits, whole.
             waiting = plan.wait_for_prices([(row[0], row[2], row[4]) for row in mine])
             everything = waiting
             for intent_id, _, kind, amount, withdraw_all, _, _ in mine:
-                if kind == "withdrawal" and not waiting:
+                if kind == IntentKind.WITHDRAWAL and not waiting:
                     everything = plan.withdraw(intent_id, amount, withdraw_all) or everything
             if not everything:
                 for intent_id, _, kind, _, _, _, slice_id in mine:
-                    if kind == "removal":
+                    if kind == IntentKind.REMOVAL:
                         plan.remove(intent_id, slice_id)
                 for intent_id, _, kind, _, _, pie_id, _ in mine:
-                    if kind == "rebalance":
+                    if kind == IntentKind.REBALANCE:
                         plan.rebalance(intent_id, pie_id)
                 plan.auto_invest_cash(trigger, "deposit" if deposited else "auto_invest")
             orders.extend(plan.orders())
@@ -191,7 +192,7 @@ def plan_chunk(run: Run) -> Claim | None:
             claim.count("released" if release else f"intents_{status}")
         no_price: dict[str, dict[str, Any]] = {}
         for order in orders:
-            if order.status == "waiting":
+            if order.status == OrderStatus.WAITING:
                 symbol = run.symbols.get(order.leaf.security_id, str(order.leaf.security_id))
                 entry = no_price.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
                 entry["orders"] += 1

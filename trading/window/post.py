@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.models import ChunkPhase, OrderStatus, Side, WindowStatus
+from trading.models import ChunkPhase, OrderStatus, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim, phase_totals
 from trading.window.common import (
@@ -62,20 +62,20 @@ _ORDERS = """
       AND o.status = %(planned)s
     ORDER BY o.account_id, o.id
 """
-_LOTS = f"""
-    -- the open lots the chunk's planned sells sell from (the status and side are the models'
-    -- choices written in: the statement takes two positional parameters)
+# The open lots the chunk's planned sells sell from.
+_LOTS = """
     SELECT l.id, l.position_id, l.acquired_on, l.remaining_quantity, l.remaining_cost
     FROM trading_lot l
     WHERE l.remaining_quantity > 0 AND l.position_id IN (
         SELECT o.position_id FROM trading_order o
-        WHERE o.account_id = ANY(%s::bigint[]) AND o.window_id = %s
-          AND o.status = '{OrderStatus.PLANNED.value}' AND o.side = '{Side.SELL.value}')
+        WHERE o.account_id = ANY(%(accounts)s::bigint[]) AND o.window_id = %(window)s
+          AND o.status = %(planned)s AND o.side = %(sell)s)
 """
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.slice_id
     FROM trading_intent t
-    WHERE t.account_id = ANY(%s::bigint[]) AND t.window_id = %s AND t.status = 'pending'
+    WHERE t.account_id = ANY(%(accounts)s::bigint[]) AND t.window_id = %(window)s
+      AND t.status = %(pending)s
     ORDER BY t.created_at, t.id
 """
 # Accounts (of those given) that keep shares worth a cent or more at the window price after
@@ -271,18 +271,14 @@ def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
         with claim.timed("post"):
             accounts = [row[2:] for row in rows]
             ids = [row[0] for row in accounts]
-            orders = [
-                OrderRow(*row)
-                for row in fetch(_ORDERS, {"accounts": ids, "window": run.window_id, **statuses()})
-            ]
+            chunk_params = {"accounts": ids, "window": run.window_id, **statuses()}
+            orders = [OrderRow(*row) for row in fetch(_ORDERS, chunk_params)]
             lots: dict[int, list[OpenLot]] = {}
-            for lot_id, position_id, acquired_on, quantity, cost in fetch(
-                _LOTS, [ids, run.window_id]
-            ):
+            for lot_id, position_id, acquired_on, quantity, cost in fetch(_LOTS, chunk_params):
                 lots.setdefault(position_id, []).append(
                     OpenLot(lot_id, acquired_on, quantity, cost)
                 )
-            intents = fetch(_INTENTS, [ids, run.window_id])
+            intents = fetch(_INTENTS, chunk_params)
 
         with claim.timed("allocate"):
             orders_of: dict[int, list[OrderRow]] = {}
