@@ -145,8 +145,13 @@ def load_json(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, and the
+# plan encodes an explanation per order.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def dump_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 LedgerRow = tuple[int, Decimal, str, str, int | None]  # account, amount, kind, reference, intent
