@@ -16,17 +16,14 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 
 # Hypothesis profiles. "dev", the default, tries 300 examples per property: under a third of
-# the full run's time, yet still reliable on the rare edges the strategies aim at. Planted bugs in pies/allocation.py told the numbers
-# apart: dropping the largest instead of the smallest sub-dollar buy was caught in 5 of 5 runs
-# at 300 examples, 1 of 5 at Hypothesis's default of 100. "full" tries 1,000: CI runs it
-# (CI=true), and so does `make test-faults` (HYPOTHESIS_PROFILE=full). HYPOTHESIS_PROFILE
-# picks a profile by name either way.
+# the full run's time, yet still reliable on the rare edges the strategies aim at. Planted bugs
+# in pies/allocation.py told the numbers apart: dropping the largest instead of the smallest
+# sub-dollar buy was caught in 5 of 5 runs at 300 examples, 1 of 5 at Hypothesis's default of
+# 100. "full" tries 1,000: `make test-faults` runs every property at it (HYPOTHESIS_PROFILE=full),
+# and CI runs that target after `make test`. HYPOTHESIS_PROFILE picks a profile by name.
 hypothesis_settings.register_profile("dev", max_examples=300)
 hypothesis_settings.register_profile("full", max_examples=1000)
-hypothesis_settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE")
-    or ("full" if os.environ.get("CI", "").lower() == "true" else "dev")
-)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
 
 
 @pytest.hookimpl(tryfirst=True)
