@@ -152,3 +152,24 @@ def test_a_chunk_held_by_another_session_is_skipped_and_waited_for_not_done_twic
     # chunk 0 was left to the runner once released, and done once
     assert WindowChunk.objects.filter(window=window, done_at__isnull=True).count() == 0
     assert verify_books() == []
+
+
+def test_the_cycle_collector_pauses_for_a_chunk_and_comes_back_whatever_happens():
+    import gc
+
+    from trading.window.common import cycle_collector_paused
+
+    assert gc.isenabled()
+    with cycle_collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), cycle_collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()

@@ -9,6 +9,7 @@ snapshot: a row is never written by two of them (the statements aggregate per ro
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -100,6 +101,21 @@ class Run:
         """Per security, the limit price floor4(w * (1 - b)) sells are sized at."""
         b = self.max_slippage_bp
         return {security_id: limit_price(price, b) for security_id, price in self.prices.items()}
+
+
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """A chunk builds hundreds of thousands of short-lived objects (rows, orders, explanations,
+    lots) and keeps many alive until it writes them, so the cyclic garbage collector runs again
+    and again over everything alive: a third of plan's CPU time at 5,000 accounts, measured. They
+    form no cycles (reference counting frees them), so the collector pauses for the chunk."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def fetch(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:

@@ -35,6 +35,7 @@ from trading.window.common import (
     PROGRESS_CTE,
     LedgerRow,
     Run,
+    cycle_collector_paused,
     dump_json,
     fetch,
     progress_params,
@@ -115,8 +116,7 @@ SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries)
 def plan_chunk(run: Run) -> Claim | None:
     """Claim a chunk of the window's plan and do it, in one transaction; None when no chunk is
     left to claim (all done, or being done by others)."""
-    trigger: Decimal = settings.PIES_AUTO_INVEST_TRIGGER
-    with transaction.atomic(), localcontext() as context:
+    with transaction.atomic(), localcontext() as context, cycle_collector_paused():
         context.prec = 60
         claimed = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.PLAN})
         claim = Claim.of(ChunkPhase.PLAN, claimed)
@@ -130,63 +130,7 @@ def plan_chunk(run: Run) -> Claim | None:
         intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
         slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
 
-        pies: dict[int, dict[int, str]] = {}
-        rows: dict[int, list[tuple]] = {}
-        for account_id, pie_id, name, *slice_row in slice_rows:
-            pies.setdefault(account_id, {})[pie_id] = name
-            if slice_row[0] is not None:
-                slice_id, security_id, child_id, target_bp, status, position_id, qty = slice_row
-                rows.setdefault(account_id, []).append(
-                    (slice_id, pie_id, security_id, child_id, target_bp, status, position_id, qty)
-                )
-        by_account: dict[int, list[tuple]] = {}
-        for row in intents:
-            by_account.setdefault(row[1], []).append(row)
-
-        orders: list[PlannedOrder] = []
-        outcomes: dict[int, tuple[str, str, bool]] = {}
-        ledger: list[LedgerRow] = []
-        limits = run.limit_prices()
-        for account_id, balance, min_cash, auto_invest, root_id in accounts:
-            plan = AccountPlan(
-                account_id=account_id,
-                cash=balance,
-                min_cash=min_cash,
-                auto_invest=auto_invest,
-                root_id=root_id,
-                pies=pies.get(account_id, {}),
-                rows=rows.get(account_id, []),
-                prices=run.prices,
-                symbols=run.symbols,
-                limits=limits,
-            )
-            mine = by_account.get(account_id, [])
-            deposited = False
-            for intent_id, _, kind, amount, _, _, _ in mine:
-                if kind == IntentKind.DEPOSIT:
-                    plan.deposit(intent_id, amount)
-                    deposited = True
-            # A withdrawal of everything with a holding that has no price waits, whole.
-            waiting = plan.wait_for_prices([(row[0], row[2], row[4]) for row in mine])
-            everything = waiting
-            for intent_id, _, kind, amount, withdraw_all, _, _ in mine:
-                if kind == IntentKind.WITHDRAWAL and not waiting:
-                    everything = plan.withdraw(intent_id, amount, withdraw_all) or everything
-            if not everything:
-                for intent_id, _, kind, _, _, _, slice_id in mine:
-                    if kind == IntentKind.REMOVAL:
-                        plan.remove(intent_id, slice_id)
-                for intent_id, _, kind, _, _, pie_id, _ in mine:
-                    if kind == IntentKind.REBALANCE:
-                        plan.rebalance(intent_id, pie_id)
-                plan.auto_invest_cash(trigger, "deposit" if deposited else "auto_invest")
-            orders.extend(plan.orders())
-            outcomes.update(plan.outcome.intents)
-            for intent_id, amount in plan.outcome.deposits:
-                ledger.append((account_id, amount, "deposit", f"intent:{intent_id}", intent_id))
-                ledger.append(
-                    (run.system.external, -amount, "deposit", f"intent:{intent_id}", intent_id)
-                )
+        orders, outcomes, ledger = plan_accounts(run, accounts, intents, slice_rows)
 
         for status, _, release in outcomes.values():
             claim.count("released" if release else f"intents_{status}")
@@ -238,3 +182,70 @@ def plan_chunk(run: Run) -> Claim | None:
             },
         )
     return claim
+
+
+def plan_accounts(
+    run: Run, accounts: list[tuple], intents: list[tuple], slice_rows: list[tuple]
+) -> tuple[list[PlannedOrder], dict[int, tuple[str, str, bool]], list[LedgerRow]]:
+    """The chunk's decisions, from the rows read (no database): its orders, its intents'
+    outcomes and its deposit entries, account by account in product.md's order."""
+    trigger: Decimal = settings.PIES_AUTO_INVEST_TRIGGER
+    pies: dict[int, dict[int, str]] = {}
+    rows: dict[int, list[tuple]] = {}
+    for account_id, pie_id, name, *slice_row in slice_rows:
+        pies.setdefault(account_id, {})[pie_id] = name
+        if slice_row[0] is not None:
+            slice_id, security_id, child_id, target_bp, status, position_id, qty = slice_row
+            rows.setdefault(account_id, []).append(
+                (slice_id, pie_id, security_id, child_id, target_bp, status, position_id, qty)
+            )
+    by_account: dict[int, list[tuple]] = {}
+    for row in intents:
+        by_account.setdefault(row[1], []).append(row)
+
+    orders: list[PlannedOrder] = []
+    outcomes: dict[int, tuple[str, str, bool]] = {}
+    ledger: list[LedgerRow] = []
+    limits = run.limit_prices()
+    for account_id, balance, min_cash, auto_invest, root_id in accounts:
+        plan = AccountPlan(
+            account_id=account_id,
+            cash=balance,
+            min_cash=min_cash,
+            auto_invest=auto_invest,
+            root_id=root_id,
+            pies=pies.get(account_id, {}),
+            rows=rows.get(account_id, []),
+            prices=run.prices,
+            symbols=run.symbols,
+            limits=limits,
+        )
+        mine = by_account.get(account_id, [])
+        deposited = False
+        for intent_id, _, kind, amount, _, _, _ in mine:
+            if kind == IntentKind.DEPOSIT:
+                plan.deposit(intent_id, amount)
+                deposited = True
+        # A withdrawal of everything with a holding that has no price waits, whole.
+        waiting = plan.wait_for_prices([(row[0], row[2], row[4]) for row in mine])
+        everything = waiting
+        for intent_id, _, kind, amount, withdraw_all, _, _ in mine:
+            if kind == IntentKind.WITHDRAWAL and not waiting:
+                everything = plan.withdraw(intent_id, amount, withdraw_all) or everything
+        if not everything:
+            for intent_id, _, kind, _, _, _, slice_id in mine:
+                if kind == IntentKind.REMOVAL:
+                    plan.remove(intent_id, slice_id)
+            for intent_id, _, kind, _, _, pie_id, _ in mine:
+                if kind == IntentKind.REBALANCE:
+                    plan.rebalance(intent_id, pie_id)
+            plan.auto_invest_cash(trigger, "deposit" if deposited else "auto_invest")
+        orders.extend(plan.orders())
+        outcomes.update(plan.outcome.intents)
+        for intent_id, amount in plan.outcome.deposits:
+            ledger.append((account_id, amount, "deposit", f"intent:{intent_id}", intent_id))
+            ledger.append(
+                (run.system.external, -amount, "deposit", f"intent:{intent_id}", intent_id)
+            )
+
+    return orders, outcomes, ledger

@@ -37,6 +37,7 @@ from trading.window.common import (
     LEDGER_CTES,
     PROGRESS_CTE,
     Run,
+    cycle_collector_paused,
     dump_json,
     fetch,
     load_json,
@@ -262,7 +263,7 @@ def _check_short_withdrawals(run: Run, book: Settlement) -> None:
 def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
     """Claim a chunk of the window's post and do it, in one transaction; None when no chunk is
     left to claim (all done, or being done by others)."""
-    with transaction.atomic(), localcontext() as context:
+    with transaction.atomic(), localcontext() as context, cycle_collector_paused():
         context.prec = 60
         rows = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.POST})
         claim = Claim.of(ChunkPhase.POST, rows)
