@@ -38,6 +38,7 @@ def one_of_everything(alice_account, make_security):
     from trading.models import (
         Account,
         BlockOrder,
+        Confirmation,
         Disposal,
         Dividend,
         Fill,
@@ -46,8 +47,10 @@ def one_of_everything(alice_account, make_security):
         Lot,
         Order,
         Position,
+        RecurringDeposit,
         TradeWindow,
         WindowAccount,
+        WindowChunk,
     )
 
     vti = make_security("VTI", "200.00")
@@ -68,6 +71,17 @@ def one_of_everything(alice_account, make_security):
         finished_at=now + timedelta(seconds=1),
     )
     WindowAccount.objects.create(window=window, account=alice_account, chunk=0)
+    WindowChunk.objects.create(
+        window=window, phase="plan", number=0, claimed_at=now, done_at=now, worker="host:1:1"
+    )
+    Confirmation.objects.create(window=window, owner=alice_account.owner, account_ids=[1])
+    RecurringDeposit.objects.create(
+        account=alice_account,
+        amount=Decimal("50.00"),
+        frequency="weekly",
+        start_date=now.date(),
+        next_date=now.date(),
+    )
     intent = Intent.objects.create(
         account=alice_account, kind="deposit", amount=Decimal("100.00"), window=window
     )

@@ -1,4 +1,5 @@
-"""Accounts (settings only: cash moves through the ledger), positions and intents."""
+"""Accounts (settings only: cash moves through the ledger), positions and intents; recurring
+deposit schedules and trade confirmations (read-only)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from django.utils.html import format_html
 from trading.admin.base import ReadOnlyAdmin
 from trading.models import (
     Account,
+    Confirmation,
     Intent,
     IntentStatus,
     Position,
+    RecurringDeposit,
 )
 from trading.services import IntentNotCancellable, cancel_intent
 
@@ -142,3 +145,42 @@ class IntentAdmin(admin.ModelAdmin):
             )
         for message in refused:
             self.message_user(request, message, messages.ERROR)
+
+
+# --- Recurring deposits and trade confirmations ----------------------------------------------
+
+
+@admin.register(RecurringDeposit)
+class RecurringDepositAdmin(ReadOnlyAdmin):
+    """Investors' deposit schedules (they edit them in the app and the API; the tick turns each
+    due occurrence into a deposit intent, listed under Intents)."""
+
+    list_display = [
+        "id",
+        "account",
+        "amount",
+        "frequency",
+        "day",
+        "start_date",
+        "end_date",
+        "next_date",
+        "last_occurrence",
+        "paused",
+    ]
+    list_filter = ["frequency", "paused"]
+    list_select_related = ["account__owner"]
+    search_fields = ["=account__id", "account__owner__username"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(Confirmation)
+class ConfirmationAdmin(ReadOnlyAdmin):
+    """Trade confirmations: one per owner per done window; ``error`` says why one was not sent
+    (the tick retries it)."""
+
+    list_display = ["id", "window", "owner", "queued_at", "sent_at", "attempts", "error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["window", "owner"]
+    search_fields = ["=window__id", "owner__username", "owner__email"]
+    raw_id_fields = ["window", "owner"]
+    show_full_result_count = False

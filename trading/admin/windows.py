@@ -23,6 +23,7 @@ from trading.models import (
     Order,
     TradeWindow,
     WindowAccount,
+    WindowChunk,
     WindowStatus,
 )
 from trading.ops import retry_window, window_summary
@@ -218,6 +219,23 @@ class WindowAccountAdmin(ReadOnlyAdmin):
     search_fields = ["=window__id", "=account__id", "account__owner__username"]
     raw_id_fields = ["window", "account"]
     show_full_result_count = False
+
+
+@admin.register(WindowChunk)
+class WindowChunkAdmin(ReadOnlyAdmin):
+    """A window's plan and post chunks: which process did each, when, in how long (the progress
+    a running window makes; trading.window.chunks)."""
+
+    list_display = ["id", "window", "phase", "number", "done_at", "took", "worker"]
+    list_filter = ["phase"]
+    list_select_related = ["window"]
+    search_fields = ["=window__id", "worker"]
+    raw_id_fields = ["window"]
+    show_full_result_count = False
+
+    @admin.display(description="took")
+    def took(self, chunk: WindowChunk) -> str:
+        return duration(chunk.claimed_at, chunk.done_at)
 
 
 @admin.register(Order)
