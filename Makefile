@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 JUNIT = $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/$@.xml)
 
 .PHONY: venv run test test-faults fuzz lint lint-ruff-check lint-ruff-format lint-migrations \
-	lint-mypy format bench bench-web screenshots clean
+	lint-mypy format bench bench-daily bench-web screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ bench: $(VENV)/.test-deps
 	$(PY) bench/allocation.py
 	$(WITH_SERVERS) sh -c '$(PY) manage.py migrate --noinput -v0 && \
 	  $(PY) manage.py bench_trade_window --accounts 1000 --slices 10 --seed 1'
+
+# The daily jobs (performance.md section 4): snapshot, a year's backfill, recurring deposits.
+bench-daily: $(VENV)/.test-deps
+	$(WITH_SERVERS) sh -c '$(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py bench_daily_jobs --accounts 10000 --days 365'
 
 # The web pages under load: gunicorn (2 workers, DEBUG off) and wrk (bench/web.sh).
 bench-web: $(VENV)/.test-deps

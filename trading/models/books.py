@@ -31,7 +31,9 @@ class Lot(models.Model):
                 fields=["position"],
                 condition=Q(remaining_quantity__gt=0),
                 name="open_lots_by_position",
-            )
+            ),
+            # The daily snapshot reads the lots acquired since the day before.
+            models.Index(fields=["acquired_on"], name="lot_acquired_on"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=0), name="lot_quantity_not_negative"),

@@ -43,7 +43,12 @@ class Intent(models.Model):
         "pies.Pie", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
     )
     slice = models.ForeignKey(
-        "pies.Slice", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+        "pies.Slice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intents",
+        db_index=False,  # intent_slice: only the intents that have one
     )
     status = models.CharField(
         max_length=10, choices=IntentStatus.choices, default=IntentStatus.PENDING
@@ -75,7 +80,12 @@ class Intent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "created_at"], name="intent_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="intent_status_created"),
+            # Partial: the recurring job inserts tens of thousands of deposits at once, none
+            # with a slice.
+            models.Index(fields=["slice"], condition=Q(slice__isnull=False), name="intent_slice"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"], name="idempotency_key_unique_per_account"

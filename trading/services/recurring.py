@@ -6,8 +6,9 @@ both, so a tick that runs twice, or two ticks at once, never doubles one (``INSE
 CONFLICT DO NOTHING``). ``RecurringDeposit.next_date`` is the next occurrence to create: the
 tick creates every occurrence from it through today (catching up after downtime, once each) and
 moves it past today; resuming a schedule or changing when it falls moves it to today or later,
-so pauses and edits leave no backlog. The job is set-based: one locking read of the due
-schedules, one insert and one update for all of them, whatever their number.
+so pauses and edits leave no backlog. The job is one statement for all the due schedules,
+whatever their number: it locks them, inserts their intents straight from their rows (the date
+rules in SQL) and moves their next dates.
 """
 
 from __future__ import annotations
@@ -205,94 +206,96 @@ def delete_schedule(*, schedule: RecurringDeposit) -> None:
 
 # --- the tick's job ------------------------------------------------------------------------
 
-_INSERT = """
-INSERT INTO trading_intent
-    (account_id, kind, amount, withdraw_all, status, idempotency_key, request_fingerprint,
-     failure_reason, created_at, schedule_id, occurrence_date)
-SELECT o.account_id, %(kind)s, o.amount, false, %(status)s, o.key, '', '', %(now)s,
-       o.schedule_id, o.day
-FROM unnest(%(accounts)s::bigint[], %(amounts)s::numeric[], %(keys)s::text[],
-            %(schedules)s::bigint[], %(days)s::date[])
-     AS o(account_id, amount, key, schedule_id, day)
-ORDER BY o.schedule_id, o.day
-ON CONFLICT DO NOTHING
-RETURNING id
+# The date rules of ``trading.recurrence`` in SQL, for the schedule row ``r`` (a test checks
+# them against the Python): the step of a weekly or biweekly schedule in days, and the first
+# occurrence on or after ``lower`` = GREATEST(start date, the date asked for).
+_STEP_DAYS = "CASE r.frequency WHEN %(weekly)s THEN 7 WHEN %(biweekly)s THEN 14 END"
+_FIRST_ON_OR_AFTER = f"""
+CASE WHEN r.frequency = %(monthly)s THEN (
+    SELECT CASE WHEN m.candidate >= m.lower THEN m.candidate
+                ELSE (m.candidate + interval '1 month')::date END
+    FROM (SELECT make_date(extract(year FROM l.lower)::int, extract(month FROM l.lower)::int,
+                           r.day) AS candidate, l.lower) m
+)
+ELSE r.start_date + (l.lower - r.start_date + {_STEP_DAYS} - 1) / {_STEP_DAYS} * {_STEP_DAYS}
+END
 """
-# Compare-and-set on next_date is not needed: the due rows are locked by this transaction.
-_ADVANCE = """
-UPDATE trading_recurringdeposit r
-SET next_date = v.next_date,
-    last_occurrence = GREATEST(r.last_occurrence, v.last_occurrence)
-FROM unnest(%(ids)s::bigint[], %(next)s::date[], %(last)s::date[])
-     AS v(id, next_date, last_occurrence)
-WHERE r.id = v.id
+
+# due: the schedules with an occurrence not created yet, locked (FOR NO KEY UPDATE): an edit, a
+#   resume or a delete waits for this transaction, and a second tick re-reads the rows once
+#   this one commits (and finds them no longer due); with each one's first occurrence on or
+#   after next_date and its step.
+# dates: per due schedule, its dates from that first occurrence through the first one after
+#   today (a step is at most a month, so the series ends there), none after the end date.
+# created: the dates through today, one deposit intent each (ON CONFLICT: a stale next_date
+#   never creates one twice).
+# advanced: next_date moves to the first date after today (none once the end date has passed),
+#   last_occurrence to the last one created.
+_CREATE_DUE = f"""
+WITH due AS (
+    SELECT r.id, r.account_id, r.amount, r.end_date, ({_FIRST_ON_OR_AFTER}) AS first,
+           CASE WHEN r.frequency = %(monthly)s THEN interval '1 month'
+                ELSE {_STEP_DAYS} * interval '1 day' END AS step
+    FROM trading_recurringdeposit r
+    CROSS JOIN LATERAL (SELECT GREATEST(r.start_date, r.next_date) AS lower) l
+    WHERE NOT r.paused AND r.next_date <= %(today)s
+    ORDER BY r.id
+    FOR NO KEY UPDATE OF r
+),
+dates AS (
+    SELECT d.id, d.account_id, d.amount, g::date AS day
+    FROM due d
+    CROSS JOIN LATERAL generate_series(
+        d.first::timestamp, GREATEST(d.first::timestamp, %(today)s::timestamp + d.step), d.step
+    ) g
+    WHERE d.end_date IS NULL OR g::date <= d.end_date
+),
+created AS (
+    INSERT INTO trading_intent
+        (account_id, kind, amount, withdraw_all, status, idempotency_key, request_fingerprint,
+         failure_reason, created_at, schedule_id, occurrence_date)
+    SELECT o.account_id, %(kind)s, o.amount, false, %(status)s,
+           %(prefix)s || o.id || ':' || to_char(o.day, 'YYYY-MM-DD'), '', '', %(now)s, o.id, o.day
+    FROM dates o
+    WHERE o.day <= %(today)s
+    ORDER BY o.id, o.day
+    ON CONFLICT DO NOTHING
+    RETURNING id
+),
+advanced AS (
+    UPDATE trading_recurringdeposit r
+    SET next_date = s.next_date, last_occurrence = GREATEST(r.last_occurrence, s.last)
+    FROM (
+        SELECT d.id, min(x.day) FILTER (WHERE x.day > %(today)s) AS next_date,
+               max(x.day) FILTER (WHERE x.day <= %(today)s) AS last
+        FROM due d LEFT JOIN dates x ON x.id = d.id
+        GROUP BY d.id
+    ) s
+    WHERE r.id = s.id
+)
+SELECT id FROM created ORDER BY id
 """
 
 
 def create_due_deposits(*, now: datetime | None = None) -> list[int]:
     """Queue a deposit intent for every occurrence due by today (New York), each exactly once;
-    returns the new intents' ids. Three statements for any number of schedules."""
+    returns the new intents' ids. Two statements for any number of schedules."""
     now = now or timezone.now()
-    today = market_date(now)
-    with transaction.atomic():
-        # Locked (FOR NO KEY UPDATE): an edit, a resume or a delete of a due schedule waits
-        # for this transaction, and a second tick re-reads the rows once this one commits.
-        due = list(
-            RecurringDeposit.objects.due(today)
-            .select_for_update(no_key=True)
-            .order_by("id")
-            .values_list(
-                "id",
-                "account_id",
-                "amount",
-                "frequency",
-                "day",
-                "start_date",
-                "end_date",
-                "next_date",
-            )
+    with transaction.atomic(), connection.cursor() as cursor:
+        # generate_series makes the planner guess millions of rows, and compiling the plan
+        # (JIT) would then cost more than running it.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            _CREATE_DUE,
+            {
+                "today": market_date(now),
+                "now": now,
+                "kind": IntentKind.DEPOSIT.value,
+                "status": IntentStatus.PENDING.value,
+                "prefix": KEY_PREFIX,
+                "weekly": Frequency.WEEKLY.value,
+                "biweekly": Frequency.BIWEEKLY.value,
+                "monthly": Frequency.MONTHLY.value,
+            },
         )
-        if not due:
-            return []
-        rows: dict[str, list[Any]] = {
-            k: [] for k in ("accounts", "amounts", "keys", "schedules", "days")
-        }
-        ids, nexts, lasts = [], [], []
-        for pk, account_id, amount, frequency, day, start, end, first in due:
-            last = None
-            for occurrence in recurrence.occurrences(
-                frequency=frequency,
-                day=day,
-                start=start,
-                end=end,
-                first=first or today,
-                through=today,
-            ):
-                rows["accounts"].append(account_id)
-                rows["amounts"].append(amount)
-                rows["keys"].append(occurrence_key(pk, occurrence))
-                rows["schedules"].append(pk)
-                rows["days"].append(occurrence)
-                last = occurrence
-            ids.append(pk)
-            nexts.append(
-                recurrence.next_after(
-                    frequency=frequency, day=day, start=start, end=end, after=today
-                )
-            )
-            lasts.append(last)
-        with connection.cursor() as cursor:
-            created: list[int] = []
-            if rows["days"]:
-                cursor.execute(
-                    _INSERT,
-                    {
-                        "kind": IntentKind.DEPOSIT.value,
-                        "status": IntentStatus.PENDING.value,
-                        "now": now,
-                        **rows,
-                    },
-                )
-                created = [row[0] for row in cursor.fetchall()]
-            cursor.execute(_ADVANCE, {"ids": ids, "next": nexts, "last": lasts})
-    return created
+        return [pk for (pk,) in cursor.fetchall()]

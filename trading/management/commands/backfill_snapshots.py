@@ -1,5 +1,5 @@
 """``manage.py backfill_snapshots``: rebuild the daily performance snapshots from the ledger
-and the stored prices (one statement per trading day, for every investor account)."""
+and the stored prices (one statement per run of 63 trading days, for every investor account)."""
 
 from __future__ import annotations
 
