@@ -21,7 +21,14 @@ from typing import Any
 
 from django.db import connection
 
-from bench.trade_window import _copy, _reserve
+from bench.trade_window import (
+    ACCOUNT_COLUMNS,
+    USER_COLUMNS,
+    account_row,
+    copy_into,
+    reserve_ids,
+    user_row,
+)
 from trading.calendar import MARKET_TZ, close_of
 from trading.money import floor_shares
 
@@ -64,7 +71,7 @@ def _universe(days: list[date], size: int, rng: random.Random) -> dict[int, list
             price = max(Decimal("1.00"), (price * Decimal(rng.randint(970, 1030)) / 1000))
             walk.append(price.quantize(CENT))
         closes[pk] = walk
-    _copy(
+    copy_into(
         "trading_price",
         ["security_id", "at", "price"],
         ((pk, close_of(day), walk[n]) for pk, walk in closes.items() for n, day in enumerate(days)),
@@ -84,10 +91,10 @@ def generate(
     buy_days = list(range(0, len(days), BUY_EVERY))
     sell_day = len(days) // 2
 
-    user0 = _reserve("auth_user", accounts)
-    account0 = _reserve("trading_account", accounts)
-    position0 = _reserve("trading_position", accounts * positions)
-    lot0 = _reserve("trading_lot", accounts * positions * len(buy_days))
+    user0 = reserve_ids("auth_user", accounts)
+    account0 = reserve_ids("trading_account", accounts)
+    position0 = reserve_ids("trading_position", accounts * positions)
+    lot0 = reserve_ids("trading_lot", accounts * positions * len(buy_days))
 
     users, rows_accounts, rows_positions, lots, disposals = [], [], [], [], []
     entries: list[tuple[Any, ...]] = []
@@ -96,7 +103,7 @@ def generate(
     last = days[-1]
     for n in range(accounts):
         user_id, account_id = user0 + n, account0 + n
-        users.append((user_id, "!", False, f"daily-{token}-{n}", "", "", "", False, True, opened))
+        users.append(user_row(user_id, f"daily-{token}-{n}", opened))
         held = rng.sample(security_ids, positions)
         quantity = dict.fromkeys(held, Decimal(0))
         cash = Decimal(0)
@@ -141,21 +148,7 @@ def generate(
             rows_positions.append(
                 (position0 + n * positions + offset, account_id, security_id, quantity[security_id])
             )
-        rows_accounts.append(
-            (
-                account_id,
-                user_id,
-                "individual",
-                "",
-                True,
-                "0",
-                "morning",
-                "tax_min",
-                cash,
-                opened,
-                True,
-            )
-        )
+        rows_accounts.append(account_row(account_id, user_id, cash, opened))
         start = last - timedelta(days=28)
         schedules.append((account_id, Decimal(rng.randint(1000, 50000)) / 100, start, last))
 
@@ -163,43 +156,12 @@ def generate(
     sold_shares = {row[0]: row[5] for row in disposals}
     sold_cost = {row[0]: row[7] for row in disposals}
     written = {
-        "users": _copy(
-            "auth_user",
-            [
-                "id",
-                "password",
-                "is_superuser",
-                "username",
-                "first_name",
-                "last_name",
-                "email",
-                "is_staff",
-                "is_active",
-                "date_joined",
-            ],
-            users,
-        ),
-        "accounts": _copy(
-            "trading_account",
-            [
-                "id",
-                "owner_id",
-                "kind",
-                "name",
-                "auto_invest",
-                "min_cash",
-                "window_preference",
-                "lot_method",
-                "cash",
-                "created_at",
-                "notify",
-            ],
-            rows_accounts,
-        ),
-        "positions": _copy(
+        "users": copy_into("auth_user", USER_COLUMNS, users),
+        "accounts": copy_into("trading_account", ACCOUNT_COLUMNS, rows_accounts),
+        "positions": copy_into(
             "trading_position", ["id", "account_id", "security_id", "quantity"], rows_positions
         ),
-        "lots": _copy(
+        "lots": copy_into(
             "trading_lot",
             [
                 "id",
@@ -223,7 +185,7 @@ def generate(
                 for pk, position, day, shares, _, cost, _ in lots
             ),
         ),
-        "disposals": _copy(
+        "disposals": copy_into(
             "trading_disposal",
             [
                 "lot_id",
@@ -239,12 +201,12 @@ def generate(
             ],
             disposals,
         ),
-        "ledger": _copy(
+        "ledger": copy_into(
             "trading_ledgerentry",
             ["account_id", "amount", "kind", "reference", "created_at"],
             entries,
         ),
-        "intents": _copy(
+        "intents": copy_into(
             "trading_intent",
             [
                 "account_id",
@@ -262,7 +224,7 @@ def generate(
                 for account, amount, created, finished in intents
             ),
         ),
-        "schedules": _copy(
+        "schedules": copy_into(
             "trading_recurringdeposit",
             [
                 "account_id",

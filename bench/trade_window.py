@@ -23,7 +23,7 @@ from trading.money import floor_shares
 UNIVERSE = 500
 
 
-def _reserve(table: str, count: int) -> int:
+def reserve_ids(table: str, count: int) -> int:
     """The first of ``count`` fresh ids of ``table`` (its sequence moved past them)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
@@ -34,7 +34,7 @@ def _reserve(table: str, count: int) -> int:
     return first
 
 
-def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     count = 0
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
@@ -42,6 +42,56 @@ def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
             copy.write_row(row)
             count += 1
     return count
+
+
+# The columns of the users and accounts both generators write, and one row of each.
+USER_COLUMNS = [
+    "id",
+    "password",
+    "is_superuser",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_staff",
+    "is_active",
+    "date_joined",
+]
+ACCOUNT_COLUMNS = [
+    "id",
+    "owner_id",
+    "kind",
+    "name",
+    "auto_invest",
+    "min_cash",
+    "window_preference",
+    "lot_method",
+    "cash",
+    "created_at",
+    "notify",
+]
+
+
+def user_row(user_id: int, username: str, joined: Any) -> tuple[Any, ...]:
+    """A user who cannot log in (unusable password)."""
+    return (user_id, "!", False, username, "", "", "", False, True, joined)
+
+
+def account_row(account_id: int, user_id: int, cash: Any, created: Any) -> tuple[Any, ...]:
+    """An individual morning account, auto-invest on, tax-min lots, confirmations on."""
+    return (
+        account_id,
+        user_id,
+        "individual",
+        "",
+        True,
+        "0",
+        "morning",
+        "tax_min",
+        cash,
+        created,
+        True,
+    )
 
 
 def universe(size: int = UNIVERSE, *, seed: int = 1) -> dict[int, Decimal]:
@@ -86,11 +136,11 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
     bonds = 3 if slices >= 5 else 0
     pies_per_account = 2 if bonds else 1
 
-    user0 = _reserve("auth_user", accounts)
-    account0 = _reserve("trading_account", accounts)
-    pie0 = _reserve("pies_pie", accounts * pies_per_account)
-    slice0 = _reserve("pies_slice", accounts * (slices + (1 if bonds else 0)))
-    position0 = _reserve("trading_position", accounts * slices)
+    user0 = reserve_ids("auth_user", accounts)
+    account0 = reserve_ids("trading_account", accounts)
+    pie0 = reserve_ids("pies_pie", accounts * pies_per_account)
+    slice0 = reserve_ids("pies_slice", accounts * (slices + (1 if bonds else 0)))
+    position0 = reserve_ids("trading_position", accounts * slices)
 
     rows: list[list[tuple[Any, ...]]] = [[] for _ in range(7)]
     users, rows_accounts, rows_pies, rows_slices, positions, lots, intents = rows
@@ -98,10 +148,8 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
     for n in range(accounts):
         user_id, account_id = user0 + n, account0 + n
         root = pie0 + n * pies_per_account
-        users.append((user_id, "!", False, f"bench-{token}-{n}", "", "", "", False, True, now))
-        rows_accounts.append(
-            (account_id, user_id, "individual", "", True, "0", "morning", "tax_min", "0", now, True)
-        )
+        users.append(user_row(user_id, f"bench-{token}-{n}", now))
+        rows_accounts.append(account_row(account_id, user_id, "0", now))
         rows_pies.append((root, account_id, "Portfolio", True, 1, now))
         chosen = rng.sample(security_ids, slices)
         direct = chosen[: slices - bonds]
@@ -169,45 +217,12 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
         else:
             intents.append((account_id, "rebalance", None, root))
 
-    written = {
-        "users": _copy(
-            "auth_user",
-            [
-                "id",
-                "password",
-                "is_superuser",
-                "username",
-                "first_name",
-                "last_name",
-                "email",
-                "is_staff",
-                "is_active",
-                "date_joined",
-            ],
-            users,
-        )
-    }
-    written["accounts"] = _copy(
-        "trading_account",
-        [
-            "id",
-            "owner_id",
-            "kind",
-            "name",
-            "auto_invest",
-            "min_cash",
-            "window_preference",
-            "lot_method",
-            "cash",
-            "created_at",
-            "notify",
-        ],
-        rows_accounts,
-    )
-    written["pies"] = _copy(
+    written = {"users": copy_into("auth_user", USER_COLUMNS, users)}
+    written["accounts"] = copy_into("trading_account", ACCOUNT_COLUMNS, rows_accounts)
+    written["pies"] = copy_into(
         "pies_pie", ["id", "account_id", "name", "is_root", "version", "created_at"], rows_pies
     )
-    written["slices"] = _copy(
+    written["slices"] = copy_into(
         "pies_slice",
         [
             "id",
@@ -222,10 +237,10 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
         ],
         rows_slices,
     )
-    written["positions"] = _copy(
+    written["positions"] = copy_into(
         "trading_position", ["id", "account_id", "security_id", "slice_id", "quantity"], positions
     )
-    written["lots"] = _copy(
+    written["lots"] = copy_into(
         "trading_lot",
         [
             "position_id",
@@ -237,7 +252,7 @@ def generate(*, accounts: int, slices: int, seed: int, securities: int = UNIVERS
         ],
         lots,
     )
-    written["intents"] = _copy(
+    written["intents"] = copy_into(
         "trading_intent",
         [
             "account_id",

@@ -19,9 +19,6 @@ window, and ``run_window`` on it again resumes it.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -36,7 +33,7 @@ from trading.calendar import is_trading_day, market_date, next_trading_day
 from trading.models import ChunkPhase, Session, TradeWindow, WindowStatus
 from trading.window.abandon import Abandoned, CannotAbandon, abandon_window
 from trading.window.allocate import BlockTerms
-from trading.window.chunks import do_phase
+from trading.window.chunks import do_phase, worker_name
 from trading.window.common import (
     LOCK_NAMESPACE,
     Run,
@@ -110,10 +107,6 @@ def _runner_lock(window_id: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, window_id])
 
 
-def _runner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:200]
-
-
 def _claim(window_id: int, chunk_size: int | None) -> Run | None:
     rows = fetch(
         """
@@ -124,7 +117,7 @@ def _claim(window_id: int, chunk_size: int | None) -> Run | None:
         WHERE id = %s AND status IN ('scheduled', 'running', 'failed')
         RETURNING trade_date, session, scheduled_at, progress, timings, attempts
         """,
-        [_runner_name(), window_id],
+        [worker_name(), window_id],
     )
     if not rows:
         return None

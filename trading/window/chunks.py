@@ -18,15 +18,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from trading.models import WindowStatus
-from trading.window.common import Run, dump_json, fetch, load_json
+from trading.window.common import Run, dump_json, fetch, load_json, timed_into
 
 # A chunk's first statement starts WITH this: the lowest chunk of the phase that nobody has
 # done or is doing, locked until the chunk's transaction ends. Needs %(window)s, %(phase)s.
@@ -77,13 +77,8 @@ class Claim:
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
 
-    @contextmanager
-    def timed(self, part: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - started
+    def timed(self, part: str) -> AbstractContextManager[None]:
+        return timed_into(self.seconds, part)
 
     def params(self) -> dict[str, Any]:
         """CHUNK_DONE_CTE's parameters."""

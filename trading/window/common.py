@@ -13,7 +13,7 @@ import gc
 import json
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,6 +41,16 @@ LOCK_NAMESPACE = 5_700_001
 
 class WindowFault(RuntimeError):
     """Injected by ``run_window(fail_after_chunk=k)``: a crash after chunk k committed."""
+
+
+@contextmanager
+def timed_into(totals: dict[str, float], key: str) -> Iterator[None]:
+    """Add the block's wall time to ``totals[key]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        totals[key] = totals.get(key, 0.0) + time.perf_counter() - started
 
 
 @dataclass
@@ -77,13 +87,8 @@ class Run:
     prices: dict[int, Decimal] = field(default_factory=dict)
     symbols: dict[int, str] = field(default_factory=dict)
 
-    @contextmanager
-    def timed(self, phase: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - started
+    def timed(self, phase: str) -> AbstractContextManager[None]:
+        return timed_into(self.timings, phase)
 
     def chunks(self) -> int:
         return int(self.progress.get("chunks", 0))

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bench.daily_jobs import generate
+from bench.scratch import scratch_database
 from trading.calendar import MARKET_TZ, market_date
 from trading.models import Snapshot
 from trading.services import create_due_deposits
@@ -60,14 +61,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        creation = connection.creation
-        original = connection.settings_dict["NAME"]
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{original}_bench"
-        creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
+        with scratch_database(keep=options["keep"]):
             self.bench(options)
-        finally:
-            creation.destroy_test_db(original, verbosity=0, keepdb=options["keep"])
 
     def bench(self, options: dict[str, Any]) -> None:
         now = timezone.now()

@@ -29,6 +29,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from bench.scratch import scratch_database
 from bench.trade_window import books_digest, generate
 from bench.workers import Workers
 from trading.books import verify_books
@@ -96,14 +97,8 @@ class Command(BaseCommand):
         if options["in_place"]:
             self.bench(options)
             return
-        creation = connection.creation
-        original = connection.settings_dict["NAME"]
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{original}_bench"
-        creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
+        with scratch_database(keep=options["keep"]):
             self.bench(options)
-        finally:
-            creation.destroy_test_db(original, verbosity=0, keepdb=options["keep"])
 
     def bench(self, options: dict[str, Any]) -> None:
         accounts, slices = options["accounts"], options["slices"]
