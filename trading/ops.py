@@ -62,7 +62,7 @@ def chunk_progress(window_ids: list[int]) -> dict[int, list[str]]:
             done=Count("id", filter=Q(done_at__isnull=False)),
             processes=Count("worker", filter=Q(done_at__isnull=False), distinct=True),
         )
-        .order_by("window_id", "-phase")  # plan before post
+        .order_by("window_id", "phase")  # plan before post
     )
     progress: dict[int, list[str]] = {}
     for row in rows:

@@ -115,3 +115,4 @@ def test_a_failed_window_shows_its_chunks_done_and_by_how_many_processes(ops_cli
     row = row[: row.index("</tr>")]
     assert "plan 3 of 3 chunks (1 process)" in row
     assert "post 1 of 3 chunks (1 process)" in row
+    assert row.index("plan 3 of 3") < row.index("post 1 of 3")  # in the order they run
