@@ -92,6 +92,15 @@ class Slice(models.Model):
                 name="security_once_per_pie",
             ),
         ]
+        indexes = [
+            # The few slices no longer in their pie: a window's post checks that none of its
+            # fills is for one (trading.window.post, off_pie) without reading every slice.
+            models.Index(
+                fields=["id"],
+                condition=~Q(status__in=["active", "removing"]),
+                name="slice_off_pie",
+            ),
+        ]
 
     def __str__(self) -> str:
         target = f"{self.target_bp / 100:.2f}%"

@@ -173,3 +173,73 @@ def test_the_cycle_collector_pauses_for_a_chunk_and_comes_back_whatever_happens(
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_a_chunk_applies_and_commits_while_another_has_applied_and_not_finished(monkeypatch):
+    """Chunks share rows only in their last statement (``chunks.finish``: the window's row, the
+    system accounts' cash): a chunk that has applied its effects and not finished holds nothing
+    another chunk needs, so the other applies, finishes and commits meanwhile."""
+    from trading.window import plan
+
+    mixed_accounts("side", 4)
+    window = open_adhoc_window()
+    applied = threading.Event()
+    other_committed = threading.Event()
+    waited: list[bool] = []
+    errors: list[BaseException] = []
+    real_finish = plan.finish
+    runner = threading.get_ident()
+
+    def finish_after_the_other(run, claim, accounts, deltas):
+        if threading.get_ident() == runner and not applied.is_set():
+            applied.set()  # this chunk's apply statement ran: let the other session go
+            waited.append(other_committed.wait(20))
+        return real_finish(run, claim, accounts, deltas)
+
+    def other(window_id: int) -> None:
+        try:
+            applied.wait(20)
+            assert work_on_chunk(window_id, "plan") is not None
+            other_committed.set()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def send(window_id: int, phase: str, numbers: list[int]) -> None:
+        if phase == "plan":
+            threading.Thread(target=other, args=(window_id,)).start()
+
+    monkeypatch.setattr(plan, "finish", finish_after_the_other)
+    report = run_window(window.pk, chunk_size=2, send_chunks=send)
+
+    assert not errors, errors
+    assert waited == [True], "the other chunk waited for this one's commit"
+    assert report["status"] == WindowStatus.DONE
+    assert report["chunks"]["plan"]["workers"] == 2
+    assert verify_books() == []
+
+
+def test_a_chunk_commits_asynchronously_and_uncompiled_and_leaves_the_session_as_it_was(
+    monkeypatch,
+):
+    from trading.window import plan
+
+    mixed_accounts("settings", 2)
+    seen: list[tuple[str, str]] = []
+    real_finish = plan.finish
+
+    def finish_seeing_settings(run, claim, accounts, deltas):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('synchronous_commit'), current_setting('jit')")
+            seen.append(cursor.fetchone())
+        return real_finish(run, claim, accounts, deltas)
+
+    monkeypatch.setattr(plan, "finish", finish_seeing_settings)
+    window = open_adhoc_window()
+    assert run_window(window.pk)["status"] == WindowStatus.DONE
+
+    assert seen == [("off", "off")]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit'), current_setting('jit')")
+        assert cursor.fetchone()[0] == "on"

@@ -90,8 +90,14 @@ class Disposal(models.Model):
     order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="disposals"
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="disposals")
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="disposals")
+    # The lot's position's account and security (verify_books checks they agree); no
+    # foreign-key constraint in the database (``trading.books`` says why).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="disposals", db_constraint=False
+    )
+    security = models.ForeignKey(
+        Security, on_delete=models.PROTECT, related_name="disposals", db_constraint=False
+    )
     acquired_on = models.DateField()
     sold_on = models.DateField(db_index=True)
     quantity = quantity_field()
@@ -174,8 +180,14 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=12, choices=LedgerKind.choices)
     # Entries of one movement share a reference, e.g. "intent:12" or "window:3:order:40".
     reference = models.CharField(max_length=100)
+    # No foreign-key constraint in the database (``trading.books`` says why, and checks it).
     window = models.ForeignKey(
-        TradeWindow, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        TradeWindow,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        db_constraint=False,
     )
     intent = models.ForeignKey(
         Intent, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"

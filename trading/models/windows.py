@@ -103,13 +103,30 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     """One account's order for one position in one window, with the reason it was planned."""
 
-    window = models.ForeignKey(TradeWindow, on_delete=models.PROTECT, related_name="orders")
+    # Indexed by ``order_window_account`` (window, account), which serves a window's orders and
+    # a chunk's. Window, account and security have no foreign-key constraint in the database:
+    # ``trading.books`` says why, and checks them.
+    window = models.ForeignKey(
+        TradeWindow,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+        db_constraint=False,
+    )
     # Indexed by ``order_account_window`` (account, window), which serves lookups by account.
+    # The position's account (verify_books checks they agree).
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="orders", db_index=False
+        Account,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+        db_constraint=False,
     )
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="orders")
-    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="orders")
+    # The position's security (verify_books checks they agree).
+    security = models.ForeignKey(
+        Security, on_delete=models.PROTECT, related_name="orders", db_constraint=False
+    )
     intent = models.ForeignKey(
         Intent, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
     )
@@ -133,7 +150,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-window_id", "id"]
-        indexes = [models.Index(fields=["account", "window"], name="order_account_window")]
+        indexes = [
+            models.Index(fields=["account", "window"], name="order_account_window"),
+            models.Index(fields=["window", "account"], name="order_window_account"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
             models.CheckConstraint(

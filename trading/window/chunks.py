@@ -3,9 +3,10 @@
 Every chunk has a progress row (``WindowChunk``), written with the freeze. A chunk's
 transaction claims its row in its first statement (``FOR UPDATE SKIP LOCKED``: a chunk another
 process is doing is skipped, not waited for), does the chunk, and marks the row done in its
-apply statement, with the chunk's effects. So any number of processes can work on one phase of
-a window; one that dies mid-chunk rolls back and leaves its chunk to the next claimer; and no
-chunk is applied twice.
+last statement (``finish``), in the same transaction as the chunk's effects. So any number of
+processes can work on one phase of a window; one that dies mid-chunk rolls back and leaves its
+chunk to the next claimer; and no chunk is applied twice. Chunks share rows (the window's, the
+system accounts') only in that last statement, so they run side by side until it.
 
 The runner (``trading.window.run_window``) sends one task per chunk to the workers when it runs
 on one, does chunks itself as well, then waits for the ones others are doing. It never reads a
@@ -25,23 +26,43 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
+
 from trading.models import WindowStatus
-from trading.window.common import Run, dump_json, fetch, load_json, timed_into
+from trading.window.common import (
+    PROGRESS_CTE,
+    Run,
+    dump_json,
+    fetch,
+    load_json,
+    progress_params,
+    timed_into,
+)
 
 # A chunk's first statement starts WITH this: the lowest chunk of the phase that nobody has
 # done or is doing, locked until the chunk's transaction ends. Needs %(window)s, %(phase)s.
+#
+# The chunk's transaction commits without waiting for its WAL to reach the disk
+# (synchronous_commit off, for this transaction only). A chunk lost to a server crash is lost
+# whole, done mark included, and done again on resume; and nothing outside the database sees a
+# chunk before the runner's next statement (``_left_after_beat``), a synchronous commit, which
+# flushes the WAL of every commit before it: a phase's chunks are on disk before the broker is
+# called or the window closes. Nor does it compile its statements (jit off): they are planned
+# as large (many rows, few statistics), and compiling cost more than it saved, measured.
 CLAIMED_CTE = f"""
     claimed AS (
         SELECT c.number, clock_timestamp() AS at
         FROM trading_windowchunk c JOIN trading_tradewindow w ON w.id = c.window_id
         WHERE c.window_id = %(window)s AND c.phase = %(phase)s AND c.done_at IS NULL
           AND w.status = '{WindowStatus.RUNNING.value}'
+          AND set_config('synchronous_commit', 'off', true) = 'off'
+          AND set_config('jit', 'off', true) = 'off'
         ORDER BY c.number
         LIMIT 1
         FOR UPDATE OF c SKIP LOCKED
     )"""
 
-# The chunk marked done in its apply statement (with ``Claim.params``).
+# The chunk marked done, in its last statement (``_FINISH``, with ``Claim.params``).
 CHUNK_DONE_CTE = """
     chunk_done AS (
         UPDATE trading_windowchunk
@@ -83,12 +104,53 @@ class Claim:
     def params(self) -> dict[str, Any]:
         """CHUNK_DONE_CTE's parameters."""
         return {
+            "phase": self.phase,
             "chunk": self.number,
             "claimed_at": self.claimed_at,
             "worker": worker_name(),
             "stats": dump_json(self.stats),
             "seconds": dump_json({part: round(s, 4) for part, s in self.seconds.items()}),
         }
+
+
+# A chunk's last statement: the chunk marked done, the window's heartbeat, and the system
+# accounts' cash moved by the chunk's entries (its apply statement's SYSTEM_DELTAS).
+#
+# Every chunk moves EXTERNAL's or CLEARING's cash, and chunks run at the same time on several
+# workers. Those rows are updated only once this statement holds the window's row (``beat``):
+# concurrent chunks take them one chunk at a time, in one order, so they never deadlock. As this
+# is the chunk's last statement, and its foreign keys were checked before it (``finish``), a
+# chunk holds these rows only for this statement and its commit: the rest of concurrent chunks,
+# their apply statements included, runs side by side.
+_FINISH = f"""
+WITH
+    {PROGRESS_CTE}
+    system_cash AS (
+        UPDATE trading_account a SET cash = a.cash + d.delta
+        FROM unnest(%(accounts)s::bigint[], %(deltas)s::numeric[]) AS d(account_id, delta), beat
+        WHERE a.id = d.account_id
+        RETURNING 1
+    ),
+    {CHUNK_DONE_CTE}
+SELECT (SELECT COUNT(*) FROM system_cash), (SELECT COUNT(*) FROM chunk_done) FROM beat
+"""
+
+
+def finish(run: Run, claim: Claim, accounts: list[int], deltas: list[Decimal]) -> None:
+    """End a chunk's transaction's work: its deferred foreign-key checks now, while it holds no
+    shared row; then _FINISH. The caller commits."""
+    with claim.timed("keys"), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    fetch(
+        _FINISH,
+        {
+            "window": run.window_id,
+            "accounts": accounts,
+            "deltas": deltas,
+            **progress_params(None, claim.phase),
+            **claim.params(),
+        },
+    )
 
 
 def undone(run: Run, phase: str) -> list[int]:

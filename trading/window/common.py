@@ -205,9 +205,10 @@ def statuses() -> dict[str, str]:
     }
 
 
-# The window's heartbeat and phase (and, for the once-per-window steps, its progress), written
-# with every chunk's effects. In a chunk it is also the lock that orders the chunks' writes to
-# the system accounts (LEDGER_CTES). Needs %(window)s, %(phase)s, %(progress)s (null: keep).
+# The window's heartbeat and phase (and, for the once-per-window steps, its progress): written
+# by execute with its effects, and by every chunk in its last statement (``chunks.finish``),
+# where it is also the lock that orders the chunks' writes to the system accounts.
+# Needs %(window)s, %(phase)s, %(progress)s (null: keep).
 PROGRESS_CTE = """
     beat AS (
         UPDATE trading_tradewindow
@@ -223,14 +224,11 @@ def progress_params(run: Run | None, phase: str) -> dict[str, Any]:
     return {"progress": dump_json(run.progress) if run else None, "phase": phase}
 
 
-# The staged ledger entries (``staging.LEDGER``) written, and each account's cash moved by
-# their sum (relative, so a dividend paid meanwhile is kept). Needs PROGRESS_CTE before it,
-# %(window)s and %(system)s (the system accounts' ids).
-#
-# Every chunk moves the system accounts' cash (EXTERNAL, CLEARING), and chunks run at the same
-# time on several workers. Their rows are updated only once the statement holds the window's
-# row (the join with ``beat``): concurrent chunks take those rows one chunk at a time, in one
-# order, so they never deadlock. An account's own row belongs to one chunk only.
+# The staged ledger entries (``staging.LEDGER``) written, and each customer account's cash
+# moved by their sum (relative, so a dividend paid meanwhile is kept). Needs %(window)s and
+# %(system)s (the system accounts' ids). The system accounts' own sums are ``deltas`` rows:
+# SYSTEM_CASH_CTE moves them in a once-per-window statement; a chunk reads them with
+# SYSTEM_DELTAS and moves them in its last statement (``chunks.finish``).
 LEDGER_CTES = f"""
     -- ledger entries, and each account's cash moved by their sum
     ledger AS ({take(LEDGER)}),
@@ -251,10 +249,21 @@ LEDGER_CTES = f"""
         FROM deltas d
         WHERE a.id = d.account_id AND a.id <> ALL(%(system)s::bigint[])
         RETURNING 1
-    ),
+    )"""
+
+# The system accounts' cash moved by their ``deltas`` (after LEDGER_CTES and PROGRESS_CTE).
+SYSTEM_CASH_CTE = """
     system_cash AS (
         UPDATE trading_account a SET cash = a.cash + d.delta
         FROM deltas d, beat
         WHERE a.id = d.account_id AND a.id = ANY(%(system)s::bigint[])
         RETURNING 1
     )"""
+
+# Two output columns of a chunk's apply statement: the system accounts its entries move, and
+# by how much (after LEDGER_CTES).
+SYSTEM_DELTAS = """
+    (SELECT COALESCE(array_agg(account_id ORDER BY account_id), '{}') FROM deltas
+     WHERE account_id = ANY(%(system)s::bigint[])),
+    (SELECT COALESCE(array_agg(delta ORDER BY account_id), '{}') FROM deltas
+     WHERE account_id = ANY(%(system)s::bigint[]))"""

@@ -28,6 +28,7 @@ from trading.money import ZERO, floor_cents, quantize_price
 from trading.window.common import (
     LEDGER_CTES,
     PROGRESS_CTE,
+    SYSTEM_CASH_CTE,
     LedgerRow,
     Run,
     fetch,
@@ -90,7 +91,8 @@ WITH
         FROM broker_fills f JOIN blocks b ON b.security_id = f.security_id
         RETURNING 1
     ),
-    {LEDGER_CTES}
+    {LEDGER_CTES},
+    {SYSTEM_CASH_CTE}
 SELECT (SELECT COUNT(*) FROM blocks), (SELECT COUNT(*) FROM fills)
 """
 

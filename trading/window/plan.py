@@ -12,8 +12,10 @@ executed: their money stays cash, a removal waits for the next window (its inten
 
 A chunk is one transaction (``trading.window.chunks``): three reads (the chunk claimed with its
 accounts, intents, slices), two binary COPYs into the staging tables (orders, deposit entries)
-and one statement applying them (positions for new slices, orders, ledger entries, cash,
-intents, the chunk marked done, the window's heartbeat). The per-account decisions are
+one statement applying them (positions for new slices, orders, ledger entries, customers'
+cash, intents), and the two statements that end every chunk (``chunks.finish``: its foreign
+keys checked; the system accounts' cash, the chunk marked done and the window's heartbeat).
+The per-account decisions are
 ``trading.window.account_plan`` (plain Python over the rows read here); this module reads the
 chunk and writes what they decided.
 """
@@ -29,16 +31,15 @@ from django.db import transaction
 
 from trading.models import ChunkPhase, IntentKind, OrderStatus
 from trading.window.account_plan import AccountPlan, PlannedOrder
-from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim
+from trading.window.chunks import CLAIMED_CTE, Claim, finish
 from trading.window.common import (
     LEDGER_CTES,
-    PROGRESS_CTE,
+    SYSTEM_DELTAS,
     LedgerRow,
     Run,
     cycle_collector_paused,
     dump_json,
     fetch,
-    progress_params,
     statuses,
 )
 from trading.window.staging import LEDGER, ORDERS, copy_rows, take
@@ -74,7 +75,6 @@ _SLICES = """
 # The chunk's whole effect, from its staged rows (``trading.window.staging``), in one statement.
 _APPLY = f"""
 WITH
-    {PROGRESS_CTE}
     planned AS ({take(ORDERS)}),
     -- a slice bought for the first time gets its position (the row may exist: kept as is)
     new_positions AS (
@@ -107,9 +107,8 @@ WITH
             AS u(id, status, reason, release)
         WHERE t.id = u.id AND t.status = %(pending)s
         RETURNING 1
-    ),
-    {CHUNK_DONE_CTE}
-SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries)
+    )
+SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries), {SYSTEM_DELTAS}
 """
 
 
@@ -167,7 +166,7 @@ def plan_chunk(run: Run) -> Claim | None:
             ),
         )
         copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
-        fetch(
+        [(_, _, system_accounts, system_deltas)] = fetch(
             _APPLY,
             {
                 **statuses(),
@@ -177,10 +176,9 @@ def plan_chunk(run: Run) -> Claim | None:
                 "outcomes": [status for status, _, _ in outcomes.values()],
                 "reasons": [reason for _, reason, _ in outcomes.values()],
                 "releases": [release for _, _, release in outcomes.values()],
-                **progress_params(None, ChunkPhase.PLAN),
-                **claim.params(),
             },
         )
+        finish(run, claim, system_accounts, system_deltas)
     return claim
 
 

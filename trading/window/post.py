@@ -2,10 +2,11 @@
 
 A chunk is one transaction (``trading.window.chunks``): four reads (the chunk claimed with its
 accounts, orders, open lots, intents), three binary COPYs into the staging tables (fills,
-disposals, ledger entries) and one statement applying them (orders filled, lots opened and
-consumed, disposals, ledger entries, cash, positions, intents done, removed slices, the chunk
-marked done, the window's heartbeat; and it returns the orders for slices no longer in their
-pie, which fail the chunk).
+disposals, ledger entries), one statement applying them (orders filled, lots opened and
+consumed, disposals, ledger entries, customers' cash, positions, intents done, removed slices;
+it returns the orders for slices no longer in their pie, which fail the chunk), and the two
+statements that end every chunk (``chunks.finish``: its foreign keys checked; the system
+accounts' cash, the chunk marked done and the window's heartbeat).
 
 ``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
 compared with what the block delivered (the broker's shares and cash), and the house account
@@ -32,16 +33,15 @@ from django.db import transaction
 from trading.lots import OpenLot
 from trading.models import ChunkPhase, OrderStatus, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
-from trading.window.chunks import CHUNK_DONE_CTE, CLAIMED_CTE, Claim, phase_totals
+from trading.window.chunks import CLAIMED_CTE, Claim, finish, phase_totals
 from trading.window.common import (
     LEDGER_CTES,
-    PROGRESS_CTE,
+    SYSTEM_DELTAS,
     Run,
     cycle_collector_paused,
     dump_json,
     fetch,
     load_json,
-    progress_params,
     statuses,
 )
 from trading.window.staging import DISPOSALS, FILLS, LEDGER, copy_rows, take
@@ -100,7 +100,6 @@ _KEEP_SHARES = """
 # quantity is its old one plus its move.
 _APPLY = f"""
 WITH RECURSIVE
-    {PROGRESS_CTE}
     -- the orders as allocated: their shares, price and cash
     fills AS ({take(FILLS)}),
     filled AS (
@@ -177,7 +176,6 @@ WITH RECURSIVE
         WHERE s.id = t.id AND t.root NOT IN (SELECT root FROM still_held)
         RETURNING 1
     ),
-    {CHUNK_DONE_CTE},
     -- Post writes only onto slices that are part of the pie (active, or removing: being
     -- sold). A window owns its accounts, so no pie save can remove a slice under it
     -- (trading.ownership); should one ever be gone anyway, the caller raises and the chunk's
@@ -191,7 +189,8 @@ WITH RECURSIVE
     )
 SELECT (SELECT COUNT(*) FROM filled), (SELECT COUNT(*) FROM new_lots),
        (SELECT COUNT(*) FROM disposals), (SELECT COUNT(*) FROM entries),
-       (SELECT COALESCE(json_agg(off_pie ORDER BY order_id), '[]') FROM off_pie)
+       (SELECT COALESCE(json_agg(off_pie ORDER BY order_id), '[]') FROM off_pie),
+       {SYSTEM_DELTAS}
 """
 
 
@@ -342,7 +341,7 @@ def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
                 ),
             )
             copy_rows(LEDGER, (row for row in book.ledger if row[1] != 0))
-            [(*_, off_pie)] = fetch(
+            [(*_, off_pie, system_accounts, system_deltas)] = fetch(
                 _APPLY,
                 {
                     **statuses(),
@@ -353,8 +352,6 @@ def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
                     "paid": [book.paid.get(row[0], (None, ""))[0] for row in intents],
                     "notes": [book.paid.get(row[0], (None, ""))[1] for row in intents],
                     "removals": removals,
-                    **progress_params(None, ChunkPhase.POST),
-                    **claim.params(),
                 },
             )
             off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
@@ -363,6 +360,7 @@ def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
                     "Orders for slices no longer in their pie (order, slice, status): "
                     + ", ".join(str(tuple(row.values())) for row in off_pie)
                 )
+            finish(run, claim, system_accounts, system_deltas)
     return claim
 
 
