@@ -123,8 +123,9 @@ class WindowGate:
                 self.waiting, timeout=30, what=f"{self.worker} to wait on the window's row"
             )
             if chunks_done(self.window_id, phase) >= chunks:
-                # a chunk's apply statement (pg_stat_activity keeps its first 1 kB)
-                assert "DELETE FROM trading_stage_" in query, query
+                # a chunk's last statement, after its apply (chunks.finish; pg_stat_activity
+                # keeps its first 1 kB)
+                assert "system_cash AS" in query, query
                 assert in_transaction
                 return pid, query
             # The waiting run takes the row first (it is queued), commits that write and waits
