@@ -30,7 +30,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
 from itertools import compress, groupby, repeat
@@ -480,21 +480,29 @@ def _split_rows(
     amounts: dict[int, int] = {}
     received: dict[int, int] = {}
 
-    def run(pie_id: int, cents: int) -> None:
+    def level_parts(pie_id: int, cents: int) -> Iterator[tuple[int, int]]:
+        """The pie's level split: its rows' parts, in order."""
         members, weights, values = tree.level(pie_id)
         parts, top, weight, drops = split(weights, values, cents)
         levels[pie_id] = (top, weight, drops, members, values)
-        for j, part in parts.items():
-            row = members[j]
-            received[row] = part
-            sub = tree.subs[row]
-            if sub is None:
-                amounts[row] = part
-            else:
-                run(sub, part)
+        return ((members[j], part) for j, part in parts.items())
 
-    if cents > 0:
-        run(root, cents)
+    # Depth first, in the order of each level's parts, with a stack of the levels being split
+    # (not a recursive closure: that is a reference cycle, which holds the tree until the
+    # cycle collector runs).
+    stack = [level_parts(root, cents)] if cents > 0 else []
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        row, part = entry
+        received[row] = part
+        sub = tree.subs[row]
+        if sub is None:
+            amounts[row] = part
+        else:
+            stack.append(level_parts(sub, part))
     return RowSplit(amounts, rows, root, value_unit, levels, received, tree.holder)
 
 
@@ -538,21 +546,25 @@ class RowRebalance:
         subs = tree.subs
         cent = 100 * unit  # units per currency unit
 
-        def walk(pie_id: int, numerator: int, denominator: int) -> None:
-            # The pie's share of the total is numerator / denominator.
-            denominator *= _BP
-            for row in members.get(pie_id, ()):
-                share = numerator * weights[row]
-                sub = subs[row]
-                if sub is not None:
-                    walk(sub, share, denominator)
-                    continue
-                target, order = _leaf_order(total, cent, share, denominator, values[row], cent)
-                targets[row] = target
-                if order is not None:
-                    orders[row] = order
-
-        walk(root, 1, 1)
+        # Depth first, in row order, with a stack of the pies being walked (not a recursive
+        # closure: that is a reference cycle, which holds the tree until the cycle collector
+        # runs). A pie's share of the total is numerator / denominator.
+        stack = [(iter(members.get(root, ())), 1, _BP)]
+        while stack:
+            pie_rows, numerator, denominator = stack[-1]
+            row = next(pie_rows, None)
+            if row is None:
+                stack.pop()
+                continue
+            share = numerator * weights[row]
+            sub = subs[row]
+            if sub is not None:
+                stack.append((iter(members.get(sub, ())), share, denominator * _BP))
+                continue
+            target, order = _leaf_order(total, cent, share, denominator, values[row], cent)
+            targets[row] = target
+            if order is not None:
+                orders[row] = order
 
     def explain(self, row: int, keys: Sequence[str], root_key: str = "") -> dict:
         """Why the order of ``row`` (as ``Explanation.as_dict`` gives it); ``keys`` name the rows

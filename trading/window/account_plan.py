@@ -200,16 +200,7 @@ class AccountPlan:
     def pie_rows(self, pie_id: int, *, extra: Decimal = ZERO) -> PieRows:
         """The pie below ``pie_id`` as rows, values (and ``extra``) at one exact scale."""
         found: list[tuple[int, int, Decimal | None, int | None, str]] = []
-
-        def visit(pie: int) -> None:
-            for target, child in self.children.get(pie, []):
-                if isinstance(child, Leaf):
-                    found.append((pie, target, child.value, None, child.path))
-                else:
-                    found.append((pie, target, None, child, self.paths.get(child, "")))
-                    visit(child)
-
-        visit(pie_id)
+        self._visit(pie_id, found)
         exponents = [value.as_tuple().exponent for _, _, value, _, _ in found if value is not None]
         scale = max(2, -int(extra.as_tuple().exponent), *(-int(e) for e in exponents))
         rows: list[Row] = [
@@ -217,6 +208,16 @@ class AccountPlan:
             for pie, target, value, sub, _ in found
         ]
         return PieRows(rows, [key for *_, key in found], scale)
+
+    def _visit(self, pie: int, found: list) -> None:
+        """The pie's rows into ``found``, depth first (a method, not a recursive closure: that
+        would be a reference cycle holding the whole plan until the cycle collector runs)."""
+        for target, child in self.children.get(pie, []):
+            if isinstance(child, Leaf):
+                found.append((pie, target, child.value, None, child.path))
+            else:
+                found.append((pie, target, None, child, self.paths.get(child, "")))
+                self._visit(child, found)
 
     def split_buy(self, pie_id: int, amount: Decimal, rule: str) -> Split:
         """Buying ``amount`` into the pie (allocation.md 1-4)."""

@@ -12,14 +12,14 @@ from __future__ import annotations
 import gc
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, localcontext
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 
 from pies.models import SliceStatus
 from trading.models import (
@@ -34,6 +34,8 @@ from trading.models import (
 from trading.money import limit_price
 from trading.valuation import latest_price_sql
 from trading.window.staging import LEDGER, take
+
+T = TypeVar("T")
 
 # PostgreSQL advisory-lock namespace of the window engine (first key of the two-int form).
 LOCK_NAMESPACE = 5_700_001
@@ -121,6 +123,16 @@ def cycle_collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def in_chunk_transaction(work: Callable[[], T]) -> T:
+    """``work()`` (a chunk) in one transaction, at 60 significant digits, with the cycle
+    collector paused. The work is a function so that what it built is freed (by reference
+    counting) when it returns, before the collector comes back: the collector's first pass
+    would otherwise walk all of it (0.16 s of a 5,000-account plan chunk, measured)."""
+    with transaction.atomic(), localcontext() as context, cycle_collector_paused():
+        context.prec = 60
+        return work()
 
 
 def fetch(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:

@@ -23,11 +23,10 @@ chunk and writes what they decided.
 from __future__ import annotations
 
 import time
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from trading.models import ChunkPhase, IntentKind, OrderStatus
 from trading.window.account_plan import AccountPlan, PlannedOrder
@@ -37,9 +36,9 @@ from trading.window.common import (
     SYSTEM_DELTAS,
     LedgerRow,
     Run,
-    cycle_collector_paused,
     dump_json,
     fetch,
+    in_chunk_transaction,
     statuses,
 )
 from trading.window.staging import LEDGER, ORDERS, copy_rows, take
@@ -115,70 +114,73 @@ SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM entries), {SYSTEM_DE
 def plan_chunk(run: Run) -> Claim | None:
     """Claim a chunk of the window's plan and do it, in one transaction; None when no chunk is
     left to claim (all done, or being done by others)."""
-    with transaction.atomic(), localcontext() as context, cycle_collector_paused():
-        context.prec = 60
-        claimed = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.PLAN})
-        claim = Claim.of(ChunkPhase.PLAN, claimed)
-        if claim is None:
-            return None
-        started = time.perf_counter()
-        accounts = [row[2:] for row in claimed]
-        # The chunk's accounts by id from here on: the window's rows were just written and have
-        # no planner statistics yet, so joining them again invites a nested loop.
-        ids = [row[0] for row in accounts]
-        intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
-        slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
+    return in_chunk_transaction(lambda: _plan_claimed(run))
 
-        orders, outcomes, ledger = plan_accounts(run, accounts, intents, slice_rows)
 
-        for status, _, release in outcomes.values():
-            claim.count("released" if release else f"intents_{status}")
-        no_price: dict[str, dict[str, Any]] = {}
-        for order in orders:
-            if order.status == OrderStatus.WAITING:
-                symbol = run.symbols.get(order.leaf.security_id, str(order.leaf.security_id))
-                entry = no_price.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
-                entry["orders"] += 1
-                entry[order.side] = str(Decimal(entry[order.side]) + order.amount)
-        if no_price:
-            claim.stats["waiting"] = no_price
-        claim.count("orders", len(orders))
-        claim.count("deposits", len(ledger) // 2)
-        claim.seconds["plan"] = time.perf_counter() - started
+def _plan_claimed(run: Run) -> Claim | None:
+    """``plan_chunk``'s work, in its transaction."""
+    claimed = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.PLAN})
+    claim = Claim.of(ChunkPhase.PLAN, claimed)
+    if claim is None:
+        return None
+    started = time.perf_counter()
+    accounts = [row[2:] for row in claimed]
+    # The chunk's accounts by id from here on: the window's rows were just written and have
+    # no planner statistics yet, so joining them again invites a nested loop.
+    ids = [row[0] for row in accounts]
+    intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
+    slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
 
-        copy_rows(
-            ORDERS,
+    orders, outcomes, ledger = plan_accounts(run, accounts, intents, slice_rows)
+
+    for status, _, release in outcomes.values():
+        claim.count("released" if release else f"intents_{status}")
+    no_price: dict[str, dict[str, Any]] = {}
+    for order in orders:
+        if order.status == OrderStatus.WAITING:
+            symbol = run.symbols.get(order.leaf.security_id, str(order.leaf.security_id))
+            entry = no_price.setdefault(symbol, {"orders": 0, "buy": "0", "sell": "0"})
+            entry["orders"] += 1
+            entry[order.side] = str(Decimal(entry[order.side]) + order.amount)
+    if no_price:
+        claim.stats["waiting"] = no_price
+    claim.count("orders", len(orders))
+    claim.count("deposits", len(ledger) // 2)
+    claim.seconds["plan"] = time.perf_counter() - started
+
+    copy_rows(
+        ORDERS,
+        (
             (
-                (
-                    o.account_id,
-                    o.leaf.slice_id,
-                    o.leaf.position_id,
-                    o.leaf.security_id,
-                    o.intent_id,
-                    o.side,
-                    o.status,
-                    o.amount,
-                    o.quantity,
-                    o.reason,
-                    dump_json(o.explanation),
-                )
-                for o in orders
-            ),
-        )
-        copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
-        [(_, _, system_accounts, system_deltas)] = fetch(
-            _APPLY,
-            {
-                **statuses(),
-                "window": run.window_id,
-                "system": run.system.ids(),
-                "intents": list(outcomes),
-                "outcomes": [status for status, _, _ in outcomes.values()],
-                "reasons": [reason for _, reason, _ in outcomes.values()],
-                "releases": [release for _, _, release in outcomes.values()],
-            },
-        )
-        finish(run, claim, system_accounts, system_deltas)
+                o.account_id,
+                o.leaf.slice_id,
+                o.leaf.position_id,
+                o.leaf.security_id,
+                o.intent_id,
+                o.side,
+                o.status,
+                o.amount,
+                o.quantity,
+                o.reason,
+                dump_json(o.explanation),
+            )
+            for o in orders
+        ),
+    )
+    copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
+    [(_, _, system_accounts, system_deltas)] = fetch(
+        _APPLY,
+        {
+            **statuses(),
+            "window": run.window_id,
+            "system": run.system.ids(),
+            "intents": list(outcomes),
+            "outcomes": [status for status, _, _ in outcomes.values()],
+            "reasons": [reason for _, reason, _ in outcomes.values()],
+            "releases": [release for _, _, release in outcomes.values()],
+        },
+    )
+    finish(run, claim, system_accounts, system_deltas)
     return claim
 
 

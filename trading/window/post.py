@@ -25,7 +25,7 @@ accepts, so the house never needs capital of its own.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db import transaction
@@ -38,9 +38,9 @@ from trading.window.common import (
     LEDGER_CTES,
     SYSTEM_DELTAS,
     Run,
-    cycle_collector_paused,
     dump_json,
     fetch,
+    in_chunk_transaction,
     load_json,
     statuses,
 )
@@ -262,105 +262,106 @@ def _check_short_withdrawals(run: Run, book: Settlement) -> None:
 def post_chunk(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
     """Claim a chunk of the window's post and do it, in one transaction; None when no chunk is
     left to claim (all done, or being done by others)."""
-    with transaction.atomic(), localcontext() as context, cycle_collector_paused():
-        context.prec = 60
-        rows = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.POST})
-        claim = Claim.of(ChunkPhase.POST, rows)
-        if claim is None:
-            return None
-        with claim.timed("post"):
-            accounts = [row[2:] for row in rows]
-            ids = [row[0] for row in accounts]
-            chunk_params = {"accounts": ids, "window": run.window_id, **statuses()}
-            orders = [OrderRow(*row) for row in fetch(_ORDERS, chunk_params)]
-            lots: dict[int, list[OpenLot]] = {}
-            for lot_id, position_id, acquired_on, quantity, cost in fetch(_LOTS, chunk_params):
-                lots.setdefault(position_id, []).append(
-                    OpenLot(lot_id, acquired_on, quantity, cost)
-                )
-            intents = fetch(_INTENTS, chunk_params)
+    return in_chunk_transaction(lambda: _post_claimed(run, blocks))
 
-        with claim.timed("allocate"):
-            orders_of: dict[int, list[OrderRow]] = {}
-            for order in orders:
-                orders_of.setdefault(order.account_id, []).append(order)
-            withdrawals_of: dict[int, list[Withdrawal]] = {}
-            removals: list[int] = []
-            withdraw_all: set[int] = set()
-            for intent_id, account_id, kind, amount, everything, slice_id in intents:
-                if kind == "withdrawal":
-                    withdrawals_of.setdefault(account_id, []).append(
-                        Withdrawal(intent_id, amount, everything)
-                    )
-                    if everything:
-                        withdraw_all.add(intent_id)
-                elif kind == "removal" and slice_id is not None:
-                    removals.append(slice_id)
-            book = Settlement(run.window_id, run.trade_date, run.system)
-            for account_id, cash, lot_method in accounts:
-                book.settle_account(
-                    account_id=account_id,
-                    cash=cash,
-                    lot_method=lot_method,
-                    orders=orders_of.get(account_id, []),
-                    lots=lots,
-                    withdrawals=withdrawals_of.get(account_id, []),
-                    blocks=blocks,
-                )
-            # Only a fixed amount must be checked: a withdrawal of all pays what there is.
-            book.short_withdrawals = [
-                row for row in book.short_withdrawals if row[1] not in withdraw_all
-            ]
-            _check_short_withdrawals(run, book)
 
-        claim.count("orders_filled", len(book.orders))
-        claim.count("lots_opened", len(book.new_lots))
-        claim.count("disposals", len(book.disposals))
-        if book.short_withdrawals:
-            claim.stats["short_withdrawals"] = [
-                {"intent": intent, "amount": str(asked), "paid": str(paid)}
-                for _, intent, asked, paid in book.short_withdrawals
-            ]
+def _post_claimed(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
+    """``post_chunk``'s work, in its transaction."""
+    rows = fetch(_ACCOUNTS, {"window": run.window_id, "phase": ChunkPhase.POST})
+    claim = Claim.of(ChunkPhase.POST, rows)
+    if claim is None:
+        return None
+    with claim.timed("post"):
+        accounts = [row[2:] for row in rows]
+        ids = [row[0] for row in accounts]
+        chunk_params = {"accounts": ids, "window": run.window_id, **statuses()}
+        orders = [OrderRow(*row) for row in fetch(_ORDERS, chunk_params)]
+        lots: dict[int, list[OpenLot]] = {}
+        for lot_id, position_id, acquired_on, quantity, cost in fetch(_LOTS, chunk_params):
+            lots.setdefault(position_id, []).append(OpenLot(lot_id, acquired_on, quantity, cost))
+        intents = fetch(_INTENTS, chunk_params)
 
-        with claim.timed("post"):
-            position_of = {order.id: (order.position_id, order.side) for order in orders}
-            copy_rows(
-                FILLS,
-                (
-                    (order_id, *position_of[order_id], quantity, price, filled)
-                    for order_id, quantity, price, filled in book.orders
-                ),
-            )
-            copy_rows(
-                DISPOSALS,
-                (
-                    (*disposal, remaining_quantity, remaining_cost)
-                    for disposal, (_, remaining_quantity, remaining_cost) in zip(
-                        book.disposals, book.lot_updates, strict=True
-                    )
-                ),
-            )
-            copy_rows(LEDGER, (row for row in book.ledger if row[1] != 0))
-            [(*_, off_pie, system_accounts, system_deltas)] = fetch(
-                _APPLY,
-                {
-                    **statuses(),
-                    "window": run.window_id,
-                    "system": run.system.ids(),
-                    "day": run.trade_date,
-                    "intents": [row[0] for row in intents],
-                    "paid": [book.paid.get(row[0], (None, ""))[0] for row in intents],
-                    "notes": [book.paid.get(row[0], (None, ""))[1] for row in intents],
-                    "removals": removals,
-                },
-            )
-            off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
-            if off_pie:  # raised inside the chunk's transaction: nothing of it is kept
-                raise OffPieOrder(
-                    "Orders for slices no longer in their pie (order, slice, status): "
-                    + ", ".join(str(tuple(row.values())) for row in off_pie)
+    with claim.timed("allocate"):
+        orders_of: dict[int, list[OrderRow]] = {}
+        for order in orders:
+            orders_of.setdefault(order.account_id, []).append(order)
+        withdrawals_of: dict[int, list[Withdrawal]] = {}
+        removals: list[int] = []
+        withdraw_all: set[int] = set()
+        for intent_id, account_id, kind, amount, everything, slice_id in intents:
+            if kind == "withdrawal":
+                withdrawals_of.setdefault(account_id, []).append(
+                    Withdrawal(intent_id, amount, everything)
                 )
-            finish(run, claim, system_accounts, system_deltas)
+                if everything:
+                    withdraw_all.add(intent_id)
+            elif kind == "removal" and slice_id is not None:
+                removals.append(slice_id)
+        book = Settlement(run.window_id, run.trade_date, run.system)
+        for account_id, cash, lot_method in accounts:
+            book.settle_account(
+                account_id=account_id,
+                cash=cash,
+                lot_method=lot_method,
+                orders=orders_of.get(account_id, []),
+                lots=lots,
+                withdrawals=withdrawals_of.get(account_id, []),
+                blocks=blocks,
+            )
+        # Only a fixed amount must be checked: a withdrawal of all pays what there is.
+        book.short_withdrawals = [
+            row for row in book.short_withdrawals if row[1] not in withdraw_all
+        ]
+        _check_short_withdrawals(run, book)
+
+    claim.count("orders_filled", len(book.orders))
+    claim.count("lots_opened", len(book.new_lots))
+    claim.count("disposals", len(book.disposals))
+    if book.short_withdrawals:
+        claim.stats["short_withdrawals"] = [
+            {"intent": intent, "amount": str(asked), "paid": str(paid)}
+            for _, intent, asked, paid in book.short_withdrawals
+        ]
+
+    with claim.timed("post"):
+        position_of = {order.id: (order.position_id, order.side) for order in orders}
+        copy_rows(
+            FILLS,
+            (
+                (order_id, *position_of[order_id], quantity, price, filled)
+                for order_id, quantity, price, filled in book.orders
+            ),
+        )
+        copy_rows(
+            DISPOSALS,
+            (
+                (*disposal, remaining_quantity, remaining_cost)
+                for disposal, (_, remaining_quantity, remaining_cost) in zip(
+                    book.disposals, book.lot_updates, strict=True
+                )
+            ),
+        )
+        copy_rows(LEDGER, (row for row in book.ledger if row[1] != 0))
+        [(*_, off_pie, system_accounts, system_deltas)] = fetch(
+            _APPLY,
+            {
+                **statuses(),
+                "window": run.window_id,
+                "system": run.system.ids(),
+                "day": run.trade_date,
+                "intents": [row[0] for row in intents],
+                "paid": [book.paid.get(row[0], (None, ""))[0] for row in intents],
+                "notes": [book.paid.get(row[0], (None, ""))[1] for row in intents],
+                "removals": removals,
+            },
+        )
+        off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
+        if off_pie:  # raised inside the chunk's transaction: nothing of it is kept
+            raise OffPieOrder(
+                "Orders for slices no longer in their pie (order, slice, status): "
+                + ", ".join(str(tuple(row.values())) for row in off_pie)
+            )
+        finish(run, claim, system_accounts, system_deltas)
     return claim
 
 
