@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.models import ChunkPhase, OrderStatus, WindowStatus
+from trading.models import ChunkPhase, OrderStatus, Side, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.chunks import CLAIMED_CTE, Claim, finish, phase_totals
 from trading.window.common import (
@@ -54,23 +54,24 @@ FROM claimed c
 JOIN trading_windowaccount wa ON wa.window_id = %(window)s AND wa.chunk = c.number
 JOIN trading_account a ON a.id = wa.account_id
 """
-# The chunk's accounts by id from here on: the window's rows were just written and have no
-# planner statistics yet, so joining them again invites a nested loop.
+# The chunk's orders, account by account (a nested loop of index probes whatever the planner
+# thinks: the window's orders were just written and have no statistics yet, so it takes
+# "window = this one" for a few rows and would read all of the window's orders for each chunk).
 _ORDERS = """
     SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity
-    FROM trading_order o
-    WHERE o.account_id = ANY(%(accounts)s::bigint[]) AND o.window_id = %(window)s
-      AND o.status = %(planned)s
+    FROM unnest(%(accounts)s::bigint[]) AS a(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM trading_order o
+        WHERE o.account_id = a.id AND o.window_id = %(window)s AND o.status = %(planned)s
+        OFFSET 0  -- kept a subquery: probed per account
+    ) o
     ORDER BY o.account_id, o.id
 """
-# The open lots the chunk's planned sells sell from.
+# The open lots of the positions the chunk's planned sells sell from.
 _LOTS = """
     SELECT l.id, l.position_id, l.acquired_on, l.remaining_quantity, l.remaining_cost
     FROM trading_lot l
-    WHERE l.remaining_quantity > 0 AND l.position_id IN (
-        SELECT o.position_id FROM trading_order o
-        WHERE o.account_id = ANY(%(accounts)s::bigint[]) AND o.window_id = %(window)s
-          AND o.status = %(planned)s AND o.side = %(sell)s)
+    WHERE l.remaining_quantity > 0 AND l.position_id = ANY(%(positions)s::bigint[])
 """
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.slice_id
@@ -276,8 +277,11 @@ def _post_claimed(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
         ids = [row[0] for row in accounts]
         chunk_params = {"accounts": ids, "window": run.window_id, **statuses()}
         orders = [OrderRow(*row) for row in fetch(_ORDERS, chunk_params)]
+        selling = sorted({order.position_id for order in orders if order.side == Side.SELL})
         lots: dict[int, list[OpenLot]] = {}
-        for lot_id, position_id, acquired_on, quantity, cost in fetch(_LOTS, chunk_params):
+        for lot_id, position_id, acquired_on, quantity, cost in fetch(
+            _LOTS, {"positions": selling}
+        ):
             lots.setdefault(position_id, []).append(OpenLot(lot_id, acquired_on, quantity, cost))
         intents = fetch(_INTENTS, chunk_params)
 
