@@ -1,5 +1,5 @@
-"""The staging tables the window COPYs into (trading.window.staging): the migration made them
-as the engine describes them, and no row outlives the chunk that staged it."""
+"""The staging tables the window COPYs into (trading.window.staging): a session's own, as the
+engine describes them, and no row outlives the chunk that staged it."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from bench.trade_window import generate
 from trading.books import verify_books
 from trading.window import open_adhoc_window, run_window
 from trading.window.common import WindowFault
-from trading.window.staging import LEDGER, STAGES, copy_rows
+from trading.window.staging import LEDGER, STAGES, copy_rows, ensure_stages
 
 pytestmark = pytest.mark.django_db
 
 
 def staged_rows() -> dict[str, int]:
+    ensure_stages()
     counts = {}
     with connection.cursor() as cursor:
         for stage in STAGES:
@@ -25,18 +26,21 @@ def staged_rows() -> dict[str, int]:
 
 
 def test_the_staging_tables_have_the_columns_the_engine_copies():
+    ensure_stages()
     with connection.cursor() as cursor:
         for stage in STAGES:
             cursor.execute(
                 """
                 SELECT column_name, data_type FROM information_schema.columns
-                WHERE table_name = %s ORDER BY ordinal_position
+                WHERE table_name = %s AND table_schema LIKE 'pg_temp%%'
+                ORDER BY ordinal_position
                 """,
                 [stage.table],
             )
             assert cursor.fetchall() == [(n, k) for n, k in stage.columns], stage.table
             cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = %s", [stage.table])
-            assert cursor.fetchone() == ("u",)  # unlogged: no WAL for rows that never last
+            # temporary (no WAL, the session's own), none left in the shared schema
+            assert cursor.fetchall() == [("t",)]
 
 
 def test_a_window_leaves_the_staging_tables_empty_even_after_a_failed_chunk():

@@ -18,10 +18,16 @@ B_BUDGET = 20
 
 
 def _statements(seen: list[str]) -> int:
-    """The statements a window sends, without the test's savepoints: each phase's transaction
+    """The statements a window sends, without the test's savepoints (each phase's transaction
     is a savepoint inside the test's own, where a real run sends BEGIN and COMMIT, which no
-    execute wrapper sees."""
-    return sum(1 for sql in seen if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+    execute wrapper sees) and without the staging tables' creation (a real session creates
+    them once, before its first chunk, and never again: see the test below; inside the test's
+    transaction it cannot remember them, so it creates them again before every chunk)."""
+    return sum(
+        1
+        for sql in seen
+        if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "CREATE TEMP TABLE"))
+    )
 
 
 def statements_for(accounts: int) -> tuple[int, dict]:
@@ -63,4 +69,18 @@ def test_two_thousand_accounts_take_the_same_statements_per_chunk(per_window_and
     a, b = per_window_and_chunk
     count, _ = statements_for(2000)
     assert count == a + b * 20
+    assert verify_books() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_creates_its_staging_tables_once_before_its_first_chunk():
+    generate(accounts=3 * CHUNK, slices=6, seed=7, securities=40)
+    seen, wrapper = statement_counter()
+    with connection.execute_wrapper(wrapper):
+        for _ in range(2):
+            window = open_adhoc_window()
+            assert run_window(window.pk, chunk_size=CHUNK)["status"] == "done"
+    created = [sql for sql in seen if sql.startswith("CREATE TEMP TABLE")]
+    assert len(created) == 1, created
+    assert created[0].count("CREATE TEMP TABLE IF NOT EXISTS trading_stage_") == 5
     assert verify_books() == []

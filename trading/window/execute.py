@@ -35,7 +35,7 @@ from trading.window.common import (
     progress_params,
 )
 from trading.window.net import Block
-from trading.window.staging import BROKER_FILLS, LEDGER, copy_rows, take
+from trading.window.staging import BROKER_FILLS, LEDGER, copy_rows, ensure_stages, take
 
 CROSS_REFERENCE = "internal cross"
 
@@ -197,6 +197,7 @@ def _record(run: Run, filled: list[tuple[Block, Execution | None]], *, finished:
     if finished:
         run.progress["execute"] = True
     columns = {field: [getattr(row, field) for row in rows] for field in BlockRow._fields}
+    ensure_stages()  # before the transaction: created once per session
     with transaction.atomic():
         copy_rows(BROKER_FILLS, fill_rows)
         copy_rows(LEDGER, (row for row in ledger if row[1] != 0))

@@ -1,14 +1,18 @@
 """Staging tables: a chunk's rows go to PostgreSQL by binary COPY, then a few set-based
 statements apply them (performance.md, section 2: COPY is the write path's floor).
 
-The staging tables are UNLOGGED (no WAL: their rows never outlive a transaction) and carry no
-key: a transaction sees only its own uncommitted rows in them, so ``DELETE FROM stage RETURNING
-...`` inside the apply statement takes exactly the rows this chunk copied, whoever else is
-copying into the same table at the same time (another worker's chunk), and leaves the table as
-it found it. A chunk that fails rolls its staged rows back with everything else.
+The staging tables are temporary: each database session has its own, created on its first
+chunk (``IF NOT EXISTS``) and emptied at every commit (``ON COMMIT DELETE ROWS``). So a chunk's
+apply statement reads exactly the rows it copied (``DELETE FROM stage RETURNING ...``), a chunk
+that fails rolls its staged rows back with everything else, and the tables never grow: the
+planner sizes them by their pages, and tables shared by every session (unlogged, until trading
+migration 0018) swelled with the rows earlier chunks had deleted, so that by a window's tenth
+chunk it took a chunk's 18,000 fills for 150,000 and joined them to every order by hash,
+reading the whole table (measured at 100,000 accounts). The engine therefore needs session
+pooling (README, "Running on several machines").
 
 COPY goes through Django's execute wrappers (``copy_rows``), so statement counters see one
-statement per staged table.
+statement per staged table, and one more for the tables on a session's first chunk.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 class Stage(NamedTuple):
@@ -26,7 +30,7 @@ class Stage(NamedTuple):
 
     def ddl(self) -> str:
         columns = ", ".join(f"{name} {kind}" for name, kind in self.columns)
-        return f"CREATE UNLOGGED TABLE {self.table} ({columns})"
+        return f"CREATE TEMP TABLE IF NOT EXISTS {self.table} ({columns}) ON COMMIT DELETE ROWS"
 
 
 # Plan: new orders (a null position_id is a slice that gets its position in the same statement).
@@ -103,8 +107,32 @@ STAGES = (ORDERS, BROKER_FILLS, FILLS, DISPOSALS, LEDGER)
 _BINARY_TYPES = {"bigint": "int8", "numeric": "numeric", "text": "text", "date": "date"}
 
 
+def ensure_stages() -> None:
+    """This session's staging tables, created unless it has them (one statement).
+
+    Remembered per database connection once created for good: at once in autocommit (the
+    engine calls this before each chunk's transaction), else when the enclosing transaction
+    commits (a rollback takes the tables back too; until then each call creates them again,
+    which ``IF NOT EXISTS`` makes harmless)."""
+    connection.ensure_connection()
+    session = connection.connection
+    if getattr(connection, "_pies_stages_of", None) is session:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(stage.ddl() for stage in STAGES))
+
+    def remember() -> None:
+        connection._pies_stages_of = session  # type: ignore[attr-defined]
+
+    if connection.in_atomic_block:
+        transaction.on_commit(remember)
+    else:
+        remember()
+
+
 def copy_rows(stage: Stage, rows: Iterable[Sequence[Any]]) -> None:
     """Binary COPY of ``rows`` into ``stage``: one statement, whatever the number of rows."""
+    ensure_stages()
     names = ", ".join(name for name, _ in stage.columns)
     sql = f"COPY {stage.table} ({names}) FROM STDIN (FORMAT BINARY)"
     types = [_BINARY_TYPES[kind] for _, kind in stage.columns]
