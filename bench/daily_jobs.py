@@ -25,6 +25,7 @@ from bench.trade_window import (
     ACCOUNT_COLUMNS,
     USER_COLUMNS,
     account_row,
+    bench_securities,
     copy_into,
     reserve_ids,
     user_row,
@@ -49,20 +50,7 @@ def _at(day: date, hour: int) -> datetime:
 
 def _universe(days: list[date], size: int, rng: random.Random) -> dict[int, list[Decimal]]:
     """Securities D000.. with a close on every day (a random walk); {id: closes by day}."""
-    symbols = [f"D{n:03d}" for n in range(size)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO trading_security (symbol, name, kind, active)
-            SELECT s, s || ' Daily Bench Fund', 'etf', true FROM unnest(%s::text[]) AS s
-            ON CONFLICT (symbol) DO NOTHING
-            """,
-            [symbols],
-        )
-        cursor.execute(
-            "SELECT id FROM trading_security WHERE symbol = ANY(%s) ORDER BY symbol", [symbols]
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
+    ids = bench_securities("D", size, "Daily Bench Fund")
     closes: dict[int, list[Decimal]] = {}
     for pk in ids:
         price = Decimal(rng.randint(2000, 40000)) / 100

@@ -94,26 +94,32 @@ def account_row(account_id: int, user_id: int, cash: Any, created: Any) -> tuple
     )
 
 
-def universe(size: int = UNIVERSE, *, seed: int = 1) -> dict[int, Decimal]:
-    """Securities B000.. with a price an hour ago; returns {security id: price}."""
-    rng = random.Random(seed)
-    symbols = [f"B{n:03d}" for n in range(size)]
-    at = timezone.now() - timedelta(hours=1)
+def bench_securities(prefix: str, size: int, fund: str) -> list[int]:
+    """Securities ``<prefix>000``.. (ETFs named "<symbol> <fund>"), made unless they exist;
+    their ids, in symbol order."""
+    symbols = [f"{prefix}{n:03d}" for n in range(size)]
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO trading_security (symbol, name, kind, active)
-            SELECT s, s || ' Bench Fund', 'etf', true FROM unnest(%s::text[]) AS s
+            SELECT s, s || ' ' || %s, 'etf', true FROM unnest(%s::text[]) AS s
             ON CONFLICT (symbol) DO NOTHING
             """,
-            [symbols],
+            [fund, symbols],
         )
         cursor.execute(
-            "SELECT id, symbol FROM trading_security WHERE symbol = ANY(%s) ORDER BY symbol",
-            [symbols],
+            "SELECT id FROM trading_security WHERE symbol = ANY(%s) ORDER BY symbol", [symbols]
         )
-        ids = cursor.fetchall()
-        prices = {pk: Decimal(rng.randint(500, 50000)) / 100 for pk, _ in ids}
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def universe(size: int = UNIVERSE, *, seed: int = 1) -> dict[int, Decimal]:
+    """Securities B000.. with a price an hour ago; returns {security id: price}."""
+    rng = random.Random(seed)
+    at = timezone.now() - timedelta(hours=1)
+    ids = bench_securities("B", size, "Bench Fund")
+    prices = {pk: Decimal(rng.randint(500, 50000)) / 100 for pk in ids}
+    with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO trading_price (security_id, at, price)

@@ -3,40 +3,23 @@ job's statements do not depend on the number of accounts."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 
-from bench.workers import database_url
+from tests.bench_command import run_bench_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def bench(accounts: int) -> dict:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "bench_daily_jobs",
-            "--accounts",
-            str(accounts),
-            "--positions",
-            "3",
-            "--days",
-            "60",
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_bench_command(
+        "bench_daily_jobs",
+        "--accounts",
+        str(accounts),
+        "--positions",
+        "3",
+        "--days",
+        "60",
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def test_the_bench_times_every_job_with_statements_independent_of_the_accounts():

@@ -5,44 +5,27 @@ chunks. Each run is the real command, in a process of its own, on a scratch data
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 
-from bench.workers import database_url
+from tests.bench_command import run_bench_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def bench(workers: int) -> dict:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "bench_trade_window",
-            "--accounts",
-            "240",
-            "--slices",
-            "6",
-            "--seed",
-            "3",
-            "--chunk-size",
-            "20",
-            "--workers",
-            str(workers),
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_bench_command(
+        "bench_trade_window",
+        "--accounts",
+        "240",
+        "--slices",
+        "6",
+        "--seed",
+        "3",
+        "--chunk-size",
+        "20",
+        "--workers",
+        str(workers),
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def test_two_worker_processes_give_the_books_of_one():

@@ -11,7 +11,7 @@ Orders on a security with no window price are written with status ``waiting`` an
 executed: their money stays cash, a removal waits for the next window (its intent is released).
 
 A chunk is one transaction (``trading.window.chunks``): three reads (the chunk claimed with its
-accounts, intents, slices), two binary COPYs into the staging tables (orders, deposit entries)
+accounts, intents, slices), two binary COPYs into the staging tables (orders, deposit entries),
 one statement applying them (positions for new slices, orders, ledger entries, customers'
 cash, intents), and the two statements that end every chunk (``chunks.finish``: its foreign
 keys checked; the system accounts' cash, the chunk marked done and the window's heartbeat).
