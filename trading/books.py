@@ -28,16 +28,19 @@ Every other window state is checked too (``_WINDOW_STATE_CHECKS``, product.md Tr
 - a running or failed window that shares an account with a window frozen after it was
   bypassed (possible only before windows owned their accounts): reported with that reason.
 
-Keys the database does not check (``_KEY_CHECKS``). A window writes hundreds of thousands of
-orders, ledger entries and disposals, and PostgreSQL checks a foreign key with one query per
-row and key, at commit: a sixth of a 100,000-account window's time, measured. So the keys that
-only repeat another row's (an order's account and security are its position's; a disposal's
-are its lot's position's) or name the window that wrote the row (an order's and an entry's
-window, never deleted) have no constraint in the database (trading migration 0017). The rows'
-own keys (order to position and intent, entry to account and intent, lot to position and
-order, disposal to lot and order) keep theirs. The models still say ``PROTECT``, so Django
-refuses to delete what they name; and these checks find a copy that disagrees with its source,
-which a foreign key never did.
+How the database checks the books' keys. A window writes hundreds of thousands of orders,
+ledger entries, lots and disposals, and a foreign key checks each row with a query of its own,
+at commit: a sixth of a 100,000-account window's time, measured. So the keys of those tables
+(and of a window's account rows) have no foreign-key constraint; triggers check them per
+statement instead (trading migration 0019): after an INSERT, one query finds every key of the
+statement's new rows in its parent and locks those parent rows FOR KEY SHARE until commit, as
+a foreign key would; a parent's DELETE (or change of id) is refused while a row names it. The
+models still say ``PROTECT``, so Django refuses such a delete before it is sent.
+
+``_KEY_CHECKS`` check what no foreign key ever did: that the keys which only repeat another
+row's agree with it (an order's account and security are its position's; a disposal's are its
+lot's position's); and, as a second line of defence (rows restored with triggers disabled),
+that the writing window exists.
 """
 
 from __future__ import annotations

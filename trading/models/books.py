@@ -14,9 +14,17 @@ from trading.money import money_field, quantity_field
 
 
 class Lot(models.Model):
-    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="lots")
+    # Keys checked per statement by the database (``trading.books`` says how).
+    position = models.ForeignKey(
+        Position, on_delete=models.PROTECT, related_name="lots", db_constraint=False
+    )
     order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="lots"
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lots",
+        db_constraint=False,
     )
     acquired_on = models.DateField()
     quantity = quantity_field()
@@ -86,9 +94,17 @@ class Disposal(models.Model):
         "term",
     )
 
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="disposals")
+    # Keys checked per statement by the database (``trading.books`` says how).
+    lot = models.ForeignKey(
+        Lot, on_delete=models.PROTECT, related_name="disposals", db_constraint=False
+    )
     order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="disposals"
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disposals",
+        db_constraint=False,
     )
     # The lot's position's account and security (verify_books checks they agree); no
     # foreign-key constraint in the database (``trading.books`` says why).
@@ -173,8 +189,14 @@ class LedgerEntry(models.Model):
     """One side of a cash movement. Append-only: a database trigger refuses UPDATE and DELETE."""
 
     # Indexed by ``ledger_account_time`` (account, created_at), which serves lookups by account.
+    # Account, intent and dividend: keys checked per statement by the database
+    # (``trading.books`` says how).
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+        Account,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        db_index=False,
+        db_constraint=False,
     )
     amount = money_field(help_text="Signed: positive adds to the account's cash.")
     kind = models.CharField(max_length=12, choices=LedgerKind.choices)
@@ -189,11 +211,26 @@ class LedgerEntry(models.Model):
         related_name="ledger_entries",
         db_constraint=False,
     )
+    # Intent and dividend: indexed by ``ledger_intent`` and ``ledger_dividend``, where set
+    # (most entries are trades', with neither: their NULLs would cost every insert two index
+    # entries nothing reads).
     intent = models.ForeignKey(
-        Intent, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        Intent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        db_index=False,
+        db_constraint=False,
     )
     dividend = models.ForeignKey(
-        Dividend, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        Dividend,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -204,7 +241,15 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["account", "created_at"], name="ledger_account_time")]
+        indexes = [
+            models.Index(fields=["account", "created_at"], name="ledger_account_time"),
+            models.Index(
+                fields=["intent"], name="ledger_intent", condition=Q(intent__isnull=False)
+            ),
+            models.Index(
+                fields=["dividend"], name="ledger_dividend", condition=Q(dividend__isnull=False)
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
         ]

@@ -122,13 +122,21 @@ class Order(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="orders")
+    # Position and intent: keys checked per statement by the database (``trading.books``).
+    position = models.ForeignKey(
+        Position, on_delete=models.PROTECT, related_name="orders", db_constraint=False
+    )
     # The position's security (verify_books checks they agree).
     security = models.ForeignKey(
         Security, on_delete=models.PROTECT, related_name="orders", db_constraint=False
     )
     intent = models.ForeignKey(
-        Intent, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+        Intent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_constraint=False,
     )
     side = models.CharField(max_length=4, choices=Side.choices)
     status = models.CharField(
@@ -272,11 +280,18 @@ class WindowAccount(models.Model):
     settings were copied: nothing reads them again.)
     """
 
-    # indexed by one_row_per_window_account (window, account)
+    # indexed by one_row_per_window_account (window, account); both keys checked per statement
+    # by the database (``trading.books`` says how)
     window = models.ForeignKey(
-        TradeWindow, on_delete=models.PROTECT, related_name="accounts", db_index=False
+        TradeWindow,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        db_index=False,
+        db_constraint=False,
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="windows")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="windows", db_constraint=False
+    )
     chunk = models.PositiveIntegerField()
     auto_invest = models.BooleanField(null=True)
     min_cash = money_field(null=True)
