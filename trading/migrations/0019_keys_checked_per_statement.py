@@ -5,8 +5,8 @@ of rows, and those checks were a sixth of its time. Here each key's foreign-key 
 replaced by triggers that keep what it guaranteed:
 
 - after an INSERT statement, the statement's new rows (a transition table) are checked in one
-  query: every key names a row of its parent, which is locked FOR KEY SHARE until commit, as a
-  foreign key locks it (a concurrent DELETE of the parent waits, then fails);
+  query per key: every key names a row of its parent, which is locked FOR KEY SHARE until
+  commit, as a foreign key locks it (a concurrent DELETE of the parent waits, then fails);
 - an UPDATE that changes a key checks that row's new key (the books never change keys: this
   is for completeness, and costs nothing when the key is not set);
 - after a DELETE on the parent, one query refuses it if a deleted row is still named (PROTECT,
@@ -44,31 +44,38 @@ KEYS = [
 ]
 
 FUNCTIONS = """
--- After an INSERT statement on a table: every key (TG_ARGV[0]) of its new rows names a row of
--- the parent (TG_ARGV[1]), locked FOR KEY SHARE until commit.
+-- After an INSERT statement on a table: every key of its new rows names a row of the key's
+-- parent, locked FOR KEY SHARE until commit. TG_ARGV: key column, parent table, key column,
+-- parent table, ... (one query finds the distinct keys, one per key locks their parents).
 CREATE FUNCTION books_keys_exist() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    key text := TG_ARGV[0];
-    parent text := TG_ARGV[1];
-    wanted bigint;
+    columns text := '';
+    key_ids record;
+    parent text;
     found bigint;
     missing bigint;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %1$I FROM new_rows '
-                   'WHERE %1$I IS NOT NULL) k', key) INTO wanted;
-    IF wanted = 0 THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format('SELECT 1 FROM %I p WHERE p.id IN (SELECT %I FROM new_rows) '
-                   'FOR KEY SHARE OF p', parent, key);
-    GET DIAGNOSTICS found = ROW_COUNT;
-    IF found < wanted THEN
-        EXECUTE format('SELECT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL AND NOT EXISTS '
-                       '(SELECT 1 FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1', key, parent)
-            INTO missing;
-        RAISE EXCEPTION 'insert on table "%" violates its key "%": % is not in "%"',
-            TG_TABLE_NAME, key, missing, parent USING ERRCODE = 'foreign_key_violation';
-    END IF;
+    FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
+        columns := columns || CASE WHEN i > 0 THEN ', ' ELSE '' END
+            || format('(%s, ARRAY(SELECT DISTINCT %I FROM new_rows WHERE %I IS NOT NULL)'
+                      '::bigint[])', i, TG_ARGV[2 * i], TG_ARGV[2 * i]);
+    END LOOP;
+    FOR key_ids IN EXECUTE format(
+        'SELECT v.i, v.ids FROM (VALUES %s) AS v(i, ids) WHERE cardinality(v.ids) > 0', columns)
+    LOOP
+        parent := TG_ARGV[2 * key_ids.i + 1];
+        EXECUTE format('SELECT 1 FROM %I p WHERE p.id = ANY($1) FOR KEY SHARE OF p', parent)
+            USING key_ids.ids;
+        GET DIAGNOSTICS found = ROW_COUNT;
+        IF found < cardinality(key_ids.ids) THEN
+            EXECUTE format('SELECT k.id FROM unnest($1) AS k(id) WHERE NOT EXISTS '
+                           '(SELECT 1 FROM %I p WHERE p.id = k.id) LIMIT 1', parent)
+                USING key_ids.ids INTO missing;
+            RAISE EXCEPTION 'insert on table "%" violates its key "%": % is not in "%"',
+                TG_TABLE_NAME, TG_ARGV[2 * key_ids.i], missing, parent
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    END LOOP;
     RETURN NULL;
 END $$;
 
@@ -130,13 +137,10 @@ END $$;
 """
 
 
-def _triggers(table: str, key: str, parent: str) -> str:
-    """The four triggers of one key."""
+def _key_triggers(table: str, key: str, parent: str) -> str:
+    """The three triggers of one key besides its table's insert check."""
     named = f"{table}_{key}"
     return f"""
-CREATE TRIGGER keys_exist_{key} AFTER INSERT ON {table}
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION books_keys_exist('{key}', '{parent}');
 CREATE TRIGGER key_changed_{key} AFTER UPDATE OF {key} ON {table}
     FOR EACH ROW WHEN (OLD.{key} IS DISTINCT FROM NEW.{key})
     EXECUTE FUNCTION books_key_exists('{key}', '{parent}');
@@ -149,19 +153,34 @@ CREATE TRIGGER id_named_by_{named} AFTER UPDATE OF id ON {parent}
 """
 
 
-def _drop_triggers(table: str, key: str, parent: str) -> str:
+def _insert_trigger(table: str) -> str:
+    """A table's check of all its keys after an INSERT statement."""
+    arguments = ", ".join(f"'{key}', '{parent}'" for child, key, parent in KEYS if child == table)
+    return f"""
+CREATE TRIGGER keys_exist AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION books_keys_exist({arguments});
+"""
+
+
+def _drop_key_triggers(table: str, key: str, parent: str) -> str:
     named = f"{table}_{key}"
     return f"""
-DROP TRIGGER keys_exist_{key} ON {table};
 DROP TRIGGER key_changed_{key} ON {table};
 DROP TRIGGER named_by_{named} ON {parent};
 DROP TRIGGER id_named_by_{named} ON {parent};
 """
 
 
-CREATE = FUNCTIONS + "".join(_triggers(*key) for key in KEYS)
+TABLES = sorted({table for table, _, _ in KEYS})
+CREATE = (
+    FUNCTIONS
+    + "".join(_insert_trigger(table) for table in TABLES)
+    + "".join(_key_triggers(*key) for key in KEYS)
+)
 DROP = (
-    "".join(_drop_triggers(*key) for key in KEYS)
+    "".join(f"DROP TRIGGER keys_exist ON {table};\n" for table in TABLES)
+    + "".join(_drop_key_triggers(*key) for key in KEYS)
     + """
 DROP FUNCTION books_keys_exist();
 DROP FUNCTION books_key_exists();
