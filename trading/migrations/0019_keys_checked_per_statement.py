@@ -10,12 +10,22 @@ replaced by triggers that keep what it guaranteed:
 - an UPDATE that changes a key checks that row's new key (the books never change keys: this
   is for completeness, and costs nothing when the key is not set);
 - after a DELETE on the parent, one query refuses it if a deleted row is still named (PROTECT,
-  as the models say); an UPDATE of a parent's id is refused the same way.
+  as the models say); an UPDATE of a parent's id is refused the same way; so is a TRUNCATE of
+  the parent that leaves rows naming it (truncating both at once, as Django's test flush does,
+  is fine).
 
-Failures are SQLSTATE 23503 (foreign_key_violation), so Django raises IntegrityError as it did.
-Unlike the deferred constraints they replace, the checks run at the end of each statement: the
-application always writes a parent before the rows that name it. TRUNCATE is not trapped (see
-0002: an operator's act, and the test flush's).
+The parent-side checks read the transaction's snapshot, so outside READ COMMITTED (where a
+row committed since the transaction began is invisible to them; a foreign key's check sees
+it) a parent's DELETE or change of id is refused. Django and every session of the application
+use READ COMMITTED.
+
+Failures are SQLSTATE 23503 (foreign_key_violation), so Django raises IntegrityError as it did
+(0A000, feature_not_supported, for the isolation refusal). Unlike the deferred constraints they
+replace, the checks run at the end of each statement: the application always writes a parent
+before the rows that name it. A parent locked FOR KEY SHARE by an INSERT stays locked until its
+transaction ends (a deferred foreign key locked it only at commit): a window's chunk holds its
+accounts' rows so for a few seconds; edits of those accounts are refused meanwhile anyway
+(trading.ownership).
 """
 
 import django.db.models.deletion
@@ -114,6 +124,16 @@ BEGIN
         RAISE EXCEPTION 'delete on table "%" violates the key "%" of table "%": % is still named',
             TG_TABLE_NAME, key, child, referenced USING ERRCODE = 'foreign_key_violation';
     END IF;
+    -- The check read this transaction's snapshot: outside READ COMMITTED it misses a row
+    -- committed since the transaction began (a foreign key's check would see it), so refuse.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        EXECUTE 'SELECT count(*) FROM (SELECT 1 FROM old_rows LIMIT 1) o' INTO referenced;
+        IF referenced > 0 THEN
+            RAISE EXCEPTION 'delete on table "%" needs READ COMMITTED: the key "%" of table "%" '
+                'is checked against rows committed since', TG_TABLE_NAME, key, child
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+    END IF;
     RETURN NULL;
 END $$;
 
@@ -132,13 +152,36 @@ BEGIN
             'still named', TG_TABLE_NAME, key, child, OLD.id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN  -- as above
+        RAISE EXCEPTION 'update of id on table "%" needs READ COMMITTED: the key "%" of table '
+            '"%" is checked against rows committed since', TG_TABLE_NAME, key, child
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- After a TRUNCATE of a parent: the table (TG_ARGV[0]) names none of its rows any more
+-- through its key (TG_ARGV[1]): it was truncated too, in the same statement (Django's test
+-- flush truncates every table at once), or holds no key.
+CREATE FUNCTION books_keys_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    child text := TG_ARGV[0];
+    key text := TG_ARGV[1];
+    found bigint;
+BEGIN
+    EXECUTE format('SELECT 1 FROM %1$I c WHERE c.%2$I IS NOT NULL LIMIT 1', child, key);
+    GET DIAGNOSTICS found = ROW_COUNT;
+    IF found > 0 THEN
+        RAISE EXCEPTION 'truncate of table "%" violates the key "%" of table "%", which still '
+            'names its rows', TG_TABLE_NAME, key, child USING ERRCODE = 'foreign_key_violation';
+    END IF;
     RETURN NULL;
 END $$;
 """
 
 
 def _key_triggers(table: str, key: str, parent: str) -> str:
-    """The three triggers of one key besides its table's insert check."""
+    """The four triggers of one key besides its table's insert check."""
     named = f"{table}_{key}"
     return f"""
 CREATE TRIGGER key_changed_{key} AFTER UPDATE OF {key} ON {table}
@@ -150,6 +193,8 @@ CREATE TRIGGER named_by_{named} AFTER DELETE ON {parent}
 CREATE TRIGGER id_named_by_{named} AFTER UPDATE OF id ON {parent}
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
     EXECUTE FUNCTION books_key_unreferenced('{table}', '{key}');
+CREATE TRIGGER truncate_named_by_{named} AFTER TRUNCATE ON {parent}
+    FOR EACH STATEMENT EXECUTE FUNCTION books_keys_truncated('{table}', '{key}');
 """
 
 
@@ -169,6 +214,7 @@ def _drop_key_triggers(table: str, key: str, parent: str) -> str:
 DROP TRIGGER key_changed_{key} ON {table};
 DROP TRIGGER named_by_{named} ON {parent};
 DROP TRIGGER id_named_by_{named} ON {parent};
+DROP TRIGGER truncate_named_by_{named} ON {parent};
 """
 
 
@@ -186,6 +232,7 @@ DROP FUNCTION books_keys_exist();
 DROP FUNCTION books_key_exists();
 DROP FUNCTION books_keys_unreferenced();
 DROP FUNCTION books_key_unreferenced();
+DROP FUNCTION books_keys_truncated();
 """
 )
 

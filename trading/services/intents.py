@@ -162,8 +162,10 @@ def request_withdrawal(
     )
     # The row lock serialises withdrawals of one account, so two of them cannot both pass the
     # limit check against the same value. The ownership lock comes first (trading.ownership).
+    # FOR NO KEY UPDATE: it need not wait for a window's chunk that wrote rows naming the account
+    # (they lock it FOR KEY SHARE, trading migration 0019).
     lock_for_edit()
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     if key and (found := _replay(account=account, key=key, fingerprint=digest)):
         return found
     ensure_no_window(account.pk)  # a running window plans from the value it froze
@@ -232,7 +234,7 @@ def cancel_intent(*, intent: Intent) -> Intent:
     (with ``AccountInWindow``'s words: until that window is done or abandoned). An intent no
     window took can be cancelled even while a window runs for the account.
     """
-    locked = Intent.objects.select_for_update().get(pk=intent.pk)
+    locked = Intent.objects.select_for_update(no_key=True).get(pk=intent.pk)
     if locked.status != IntentStatus.PENDING:
         raise IntentNotCancellable(f"This intent is {locked.get_status_display().lower()}.")
     if locked.window_id is not None:
