@@ -89,8 +89,11 @@ class WindowGate:
         self.hold()
 
     def hold(self) -> None:
+        # FOR NO KEY UPDATE, as an UPDATE of the row takes it: it stops every write of the row,
+        # and not a chunk's key checks (FOR KEY SHARE, trading migration 0019), which would
+        # stop the run in its apply statement instead.
         self.session.execute(
-            "SELECT 1 FROM trading_tradewindow WHERE id = %s FOR UPDATE", [self.window_id]
+            "SELECT 1 FROM trading_tradewindow WHERE id = %s FOR NO KEY UPDATE", [self.window_id]
         )
 
     def release(self) -> None:
