@@ -117,6 +117,7 @@ DECLARE
     child text := TG_ARGV[0];
     key text := TG_ARGV[1];
     referenced bigint;
+    deleted boolean;
 BEGIN
     EXECUTE format('SELECT c.%2$I FROM %1$I c WHERE c.%2$I IN (SELECT id FROM old_rows) LIMIT 1',
                    child, key) INTO referenced;
@@ -127,8 +128,8 @@ BEGIN
     -- The check read this transaction's snapshot: outside READ COMMITTED it misses a row
     -- committed since the transaction began (a foreign key's check would see it), so refuse.
     IF current_setting('transaction_isolation') <> 'read committed' THEN
-        EXECUTE 'SELECT count(*) FROM (SELECT 1 FROM old_rows LIMIT 1) o' INTO referenced;
-        IF referenced > 0 THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM old_rows)' INTO deleted;
+        IF deleted THEN
             RAISE EXCEPTION 'delete on table "%" needs READ COMMITTED: the key "%" of table "%" '
                 'is checked against rows committed since', TG_TABLE_NAME, key, child
                 USING ERRCODE = 'feature_not_supported';

@@ -106,8 +106,8 @@ class Disposal(models.Model):
         related_name="disposals",
         db_constraint=False,
     )
-    # The lot's position's account and security (verify_books checks they agree); no
-    # foreign-key constraint in the database (``trading.books`` says why).
+    # The lot's position's account and security (verify_books checks they agree); keys checked
+    # per statement by the database (``trading.books`` says how).
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="disposals", db_constraint=False
     )
@@ -202,7 +202,7 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=12, choices=LedgerKind.choices)
     # Entries of one movement share a reference, e.g. "intent:12" or "window:3:order:40".
     reference = models.CharField(max_length=100)
-    # No foreign-key constraint in the database (``trading.books`` says why, and checks it).
+    # Checked per statement by the database (``trading.books`` says how).
     window = models.ForeignKey(
         TradeWindow,
         null=True,

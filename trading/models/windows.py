@@ -104,8 +104,8 @@ class Order(models.Model):
     """One account's order for one position in one window, with the reason it was planned."""
 
     # Indexed by ``order_window_account`` (window, account), which serves a window's orders and
-    # a chunk's. Window, account and security have no foreign-key constraint in the database:
-    # ``trading.books`` says why, and checks them.
+    # a chunk's. Every key is checked per statement by the database (``trading.books`` says
+    # how); verify_books checks that account and security are the position's.
     window = models.ForeignKey(
         TradeWindow,
         on_delete=models.PROTECT,
@@ -122,7 +122,6 @@ class Order(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    # Position and intent: keys checked per statement by the database (``trading.books``).
     position = models.ForeignKey(
         Position, on_delete=models.PROTECT, related_name="orders", db_constraint=False
     )
