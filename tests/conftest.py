@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 
@@ -24,6 +25,19 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("dev", max_examples=300)
 hypothesis_settings.register_profile("full", max_examples=1000)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "dev")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request: pytest.FixtureRequest):
+    """Passwords hashed with MD5 in tests, as Django's testing docs advise: its default PBKDF2
+    (1,000,000 iterations) takes 0.57 s per password on a 2-core CI machine, and the suite
+    creates and signs in hundreds of users. The fault tests keep the real hasher: their
+    gunicorn and Celery processes read the real settings and must verify what a test wrote."""
+    if request.node.get_closest_marker("faults"):
+        yield
+        return
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.hookimpl(tryfirst=True)
