@@ -48,7 +48,7 @@ class PieRows:
     scale: int
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands a chunk: slots make them smaller and quicker
 class Leaf:
     slice_id: int
     pie_id: int

@@ -213,6 +213,7 @@ class Command(BaseCommand):
             cursor.execute(f"SET auto_explain.log_min_duration = {int(ms)}")
             cursor.execute("SET auto_explain.log_analyze = on")
             cursor.execute("SET auto_explain.log_nested_statements = on")
+            cursor.execute("SET auto_explain.log_triggers = on")
             cursor.execute("SET client_min_messages = log")
             cursor.connection.add_notice_handler(
                 lambda notice: self.stderr.write(notice.message_primary or "")
