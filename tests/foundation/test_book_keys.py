@@ -226,6 +226,36 @@ def test_one_entry_naming_a_missing_account_refuses_its_whole_statement(house, e
     assert LedgerEntry.objects.filter(reference="keys").count() == 3
 
 
+def test_a_temporary_table_named_like_a_parent_does_not_answer_for_it(house, external):
+    """The functions run with their own schema first and temporary tables last (migration
+    0021): a session's temporary table named like a parent or a child changes nothing."""
+    missing = _missing(Account)
+    _execute("CREATE TEMPORARY TABLE trading_account (id bigint PRIMARY KEY)", [])
+    try:
+        _execute("INSERT INTO trading_account (id) VALUES (%s)", [missing])
+        error = _refused(lambda: _execute(_ENTRIES, [missing, house.pk, external.pk]))
+        assert str(missing) in str(error)
+        assert not LedgerEntry.objects.filter(reference="keys").exists()
+
+    finally:
+        _execute("DROP TABLE pg_temp.trading_account", [])
+
+    # The parent side: an empty temporary ``trading_ledgerentry`` does not make a window that
+    # an entry names look unnamed.
+    window = TradeWindow.objects.create(
+        trade_date=date(2026, 1, 2), session="adhoc", scheduled_at="2026-01-02T15:00:00Z"
+    )
+    LedgerEntry.objects.create(
+        account=house, amount=Decimal("1.00"), kind="correction", reference="keys", window=window
+    )
+    _execute("CREATE TEMPORARY TABLE trading_ledgerentry (window_id bigint)", [])
+    try:
+        _refused(lambda: _execute("DELETE FROM trading_tradewindow WHERE id = %s", [window.pk]))
+    finally:
+        _execute("DROP TABLE pg_temp.trading_ledgerentry", [])
+    assert TradeWindow.objects.filter(pk=window.pk).exists()
+
+
 def test_one_lot_naming_a_missing_position_refuses_its_whole_insert_select(positions):
     first, second, _ = (position.pk for position in positions)
     missing = _missing(Position)
