@@ -411,6 +411,22 @@ def _join(*sessions: Session) -> None:
     assert not any(session.is_alive() for session in sessions), "a session hung"
 
 
+def _waits_while_held(
+    holder: Session, held: threading.Event, release: threading.Event, waiter: Session, what: str
+) -> None:
+    """``holder`` runs until ``held``; then ``waiter``'s statement (beginning ``what``) must wait
+    for a lock until ``release``; both sessions end before this returns."""
+    holder.start()
+    try:
+        assert held.wait(10)
+        waiter.start()
+        assert not waiter.finished.wait(0.5), waiter.error or f"{what!r} did not wait"
+        _waits_for_a_lock(what)
+    finally:
+        release.set()
+        _join(holder, waiter)
+
+
 _DELETE_POSITION = "DELETE FROM trading_position WHERE id = %s"
 _INSERT_LOT = """INSERT INTO trading_lot
     (position_id, acquired_on, quantity, remaining_quantity, cost_basis, remaining_cost)
@@ -430,16 +446,8 @@ def test_a_delete_waits_for_an_uncommitted_row_naming_its_row_then_is_refused(po
 
     inserter = Session(insert)
     deleter = Session(lambda: _execute(_DELETE_POSITION, [position.pk]))
-    inserter.start()
-    try:
-        assert inserted.wait(10)
-        deleter.start()
-        # The new lot locked its position (FOR KEY SHARE), so the delete waits for its commit.
-        assert not deleter.finished.wait(0.5), deleter.error or "the delete did not wait"
-        _waits_for_a_lock("DELETE FROM trading_position")
-    finally:
-        commit.set()
-        _join(inserter, deleter)
+    # The new lot locked its position (FOR KEY SHARE), so the delete waits for its commit.
+    _waits_while_held(inserter, inserted, commit, deleter, "DELETE FROM trading_position")
 
     assert inserter.error is None, inserter.error
     assert isinstance(deleter.error, IntegrityError), (
@@ -467,16 +475,8 @@ def test_an_insert_naming_a_row_being_deleted_waits_and_fails_only_if_the_delete
 
     deleter = Session(delete)
     inserter = Session(lambda: _execute(_INSERT_LOT, [position.pk]))
-    deleter.start()
-    try:
-        assert deleted.wait(10)
-        inserter.start()
-        # The insert's check locks the position, which the delete holds until it ends.
-        assert not inserter.finished.wait(0.5), inserter.error or "the insert did not wait"
-        _waits_for_a_lock("INSERT INTO trading_lot")
-    finally:
-        end.set()
-        _join(deleter, inserter)
+    # The insert's check locks the position, which the delete holds until it ends.
+    _waits_while_held(deleter, deleted, end, inserter, "INSERT INTO trading_lot")
 
     assert deleter.error is None, deleter.error
     if delete_ends_in == "commit":
