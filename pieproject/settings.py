@@ -274,6 +274,10 @@ PIES_MAX_SLIPPAGE_BP = env_int("PIES_MAX_SLIPPAGE_BP", 0, minimum=0, maximum=500
 # A window run by a worker sends its plan and post chunks to the workers as tasks (one per
 # chunk), so every worker process shares the window (trading.window.chunks).
 PIES_WINDOW_SPREAD_CHUNKS = env_bool("PIES_WINDOW_SPREAD_CHUNKS", True)
+# A window run without workers (the run_trade_window command, or PIES_WINDOW_SPREAD_CHUNKS=0)
+# does its plan and post chunks on this many threads at a time, each with its own database
+# connection: one chunk's Python runs while PostgreSQL writes another's (one per core).
+PIES_WINDOW_THREADS = env_int("PIES_WINDOW_THREADS", 2, minimum=1, maximum=64)
 # A running window whose heartbeat is older than this is re-enqueued by the tick.
 PIES_WINDOW_STALL_SECONDS = env_int("PIES_WINDOW_STALL_SECONDS", 300, minimum=10)
 # A failed window is retried by the tick until it has run this many times in all.

@@ -79,7 +79,8 @@ def test_a_session_creates_its_staging_tables_once_before_its_first_chunk():
     with connection.execute_wrapper(wrapper):
         for _ in range(2):
             window = open_adhoc_window()
-            assert run_window(window.pk, chunk_size=CHUNK)["status"] == "done"
+            # one thread, one session (each chunk thread has a session of its own)
+            assert run_window(window.pk, chunk_size=CHUNK, threads=1)["status"] == "done"
     created = [sql for sql in seen if sql.startswith("CREATE TEMP TABLE")]
     assert len(created) == 1, created
     assert created[0].count("CREATE TEMP TABLE IF NOT EXISTS trading_stage_") == 5

@@ -176,12 +176,14 @@ def run_window(
     fail_after_chunk: int | None = None,
     chunk_size: int | None = None,
     send_chunks: SendChunks | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) window ``window_id`` and return its report.
 
     ``send_chunks`` spreads the plan and post chunks over the workers (one task per chunk,
     each doing ``work_on_chunk``); this run does chunks as well and waits for the rest. Without
-    it, this run does every chunk.
+    it, this run does every chunk, on ``threads`` threads at a time (``PIES_WINDOW_THREADS``
+    unless given; one with workers, or with a fault injected, which counts this thread's chunks).
     ``fail_after_chunk=k`` raises ``WindowFault`` right after the k-th chunk (plan chunks,
     then post chunks, counted in this run) committed: the crash-and-resume tests use it.
     ``chunk_size`` overrides ``PIES_WINDOW_CHUNK_SIZE`` for a window not frozen yet.
@@ -193,14 +195,22 @@ def run_window(
         if run is None:
             return _report_of(window_id)  # done (or missed): nothing to do, ever again
         try:
-            return _run(run, broker or SimulatedBroker(), fail_after_chunk, send_chunks)
+            if send_chunks is not None or fail_after_chunk is not None:
+                threads = 1
+            elif threads is None:
+                threads = settings.PIES_WINDOW_THREADS
+            return _run(run, broker or SimulatedBroker(), fail_after_chunk, send_chunks, threads)
         except BaseException as exc:
             _record_failure(run, exc)
             raise
 
 
 def _run(
-    run: Run, broker: Broker, fail_after_chunk: int | None, send_chunks: SendChunks | None
+    run: Run,
+    broker: Broker,
+    fail_after_chunk: int | None,
+    send_chunks: SendChunks | None,
+    threads: int,
 ) -> dict[str, Any]:
     committed = 0
 
@@ -230,6 +240,7 @@ def _run(
             lambda: plan_chunk(run),
             send=send if send_chunks else None,
             committed=chunk_committed,
+            threads=threads,
         )
     if not run.progress.get("execute"):
         with run.timed("net"):
@@ -244,6 +255,7 @@ def _run(
             lambda: post_chunk(run, terms),
             send=send if send_chunks else None,
             committed=chunk_committed,
+            threads=threads,
         )
     with run.timed("close"):
         return close(run, late_seconds=_late_seconds(run.window_id, run))

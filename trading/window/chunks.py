@@ -188,20 +188,73 @@ def do_phase(
     *,
     send: Callable[[str, list[int]], None] | None,
     committed: Callable[[], None],
+    threads: int = 1,
 ) -> None:
     """Every chunk of ``phase`` done, by this process (``take`` claims and does one) and by
-    whoever else ``send`` asked (one task per chunk): returns once none is left."""
+    whoever else ``send`` asked (one task per chunk): returns once none is left.
+
+    With ``threads`` > 1, that many threads of this process claim chunks side by side, each on
+    its own database connection: while PostgreSQL writes one chunk, another's Python plans or
+    allocates (the GIL is released while a thread waits for the database). ``committed`` is
+    called for this thread's chunks only."""
     if send is not None:
         numbers = undone(run, phase)
         if numbers:
             send(phase, numbers)
-    while True:
-        if take() is not None:
-            committed()
-            continue
-        if not _left_after_beat(run, phase):
-            return
-        time.sleep(POLL_SECONDS)  # the rest are being done elsewhere: wait for them
+    with ChunkThreads(take, threads - 1) as helpers:
+        while True:
+            if take() is not None:
+                committed()
+                continue
+            helpers.join()  # their last chunks, or the error one of them ran into
+            if not _left_after_beat(run, phase):
+                return
+            time.sleep(POLL_SECONDS)  # the rest are being done elsewhere: wait for them
+
+
+class ChunkThreads:
+    """Threads that claim and do chunks (``take``) beside the caller until none is left to
+    claim. Each has its own database connection (Django's are per thread), closed when it
+    stops, and runs its statements through the caller's execute wrappers (statement counters
+    see them). ``join`` waits for them and raises the first error one of them ran into; leaving
+    the block waits for them too, so none outlives the phase."""
+
+    def __init__(self, take: Callable[[], Claim | None], count: int) -> None:
+        self.take = take
+        self.wrappers = list(connection.execute_wrappers)
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._work, name=f"window-chunks-{n + 1}", daemon=True)
+            for n in range(count)
+        ]
+
+    def __enter__(self) -> ChunkThreads:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.join()
+        else:  # the caller's error wins; the helpers still stop before it propagates
+            for thread in self.threads:
+                thread.join()
+
+    def _work(self) -> None:
+        connection.execute_wrappers.extend(self.wrappers)
+        try:
+            while self.take() is not None:
+                pass
+        except BaseException as error:  # re-raised by join, in the caller's thread
+            self.errors.append(error)
+        finally:
+            connection.close()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
 
 
 def _add_waiting(total: dict[str, dict[str, Any]], waiting: dict[str, dict[str, Any]]) -> None:

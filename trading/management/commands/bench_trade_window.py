@@ -106,14 +106,13 @@ class Command(BaseCommand):
         written = generate(accounts=accounts, slices=slices, seed=options["seed"])
         self.stdout.write(f"generated {written} in {time.perf_counter() - started:.1f}s (untimed)")
 
-        statements = 0
+        # Every statement of the run, its chunk threads' too (they run through these wrappers):
+        # list.append is atomic, so each statement is one entry whichever thread sent it.
         timed: list[tuple[float, str]] = []
 
         def count(
             execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict
         ) -> Any:
-            nonlocal statements
-            statements += 1
             started = time.perf_counter()
             try:
                 return execute(sql, params, many, context)
@@ -133,10 +132,12 @@ class Command(BaseCommand):
             statements_text = "statements sent by the workers (not counted)"
         else:
             started = time.perf_counter()
+            # auto_explain is set on this thread's session only: --explain runs on this thread.
+            threads = 1 if options["explain"] is not None else None
             with connection.execute_wrapper(count):
-                report = run_window(window.pk, chunk_size=options["chunk_size"])
+                report = run_window(window.pk, chunk_size=options["chunk_size"], threads=threads)
             wall = time.perf_counter() - started
-            statements_text = f"{statements} SQL statements"
+            statements_text = f"{len(timed)} SQL statements"
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         with connection.cursor() as cursor:
@@ -150,7 +151,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {phase:<9} {seconds:8.3f} s")
         for phase, chunks in report.get("chunks", {}).items():
             self.stdout.write(
-                f"  {phase} chunks: {chunks['chunks']} by {chunks['workers']} process(es), "
+                f"  {phase} chunks: {chunks['chunks']} by {chunks['workers']} worker(s), "
                 f"{chunks['busy_seconds']:.3f} s busy in all"
             )
         self.stdout.write(f"  window    {wall:8.3f} s wall, {statements_text}")
@@ -180,7 +181,7 @@ class Command(BaseCommand):
                     "wall_s": round(wall, 4),
                     "phases": phases,
                     "workers": options["workers"],
-                    "sql_statements": None if options["workers"] else statements,
+                    "sql_statements": None if options["workers"] else len(timed),
                     "peak_rss_mib": round(max([peak_rss_mib, *worker_rss]), 1),
                     "worker_peak_rss_mib": [round(mib, 1) for mib in worker_rss],
                     "chunks": report.get("chunks", {}),
