@@ -99,8 +99,10 @@ def order_lots(
     rank = _ORDERS.get(method)
     if rank is None:
         raise ValueError(f"Unknown lot method {method!r}; expected one of {', '.join(METHODS)}.")
-    exact_price = Fraction(price)
     open_lots = [lot for lot in lots if lot.remaining_quantity > 0]
+    if len(open_lots) < 2:
+        return open_lots  # nothing to rank (and ranking builds Fractions: most sells are here)
+    exact_price = Fraction(price)
     return sorted(open_lots, key=lambda lot: rank(lot, exact_price, sold_on))
 
 
