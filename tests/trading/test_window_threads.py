@@ -84,6 +84,33 @@ def test_an_error_on_a_chunk_thread_fails_the_window_and_a_resume_finishes_it(mo
     assert books(accounts, window.pk)  # every account's books read back
 
 
+def test_an_error_on_the_runners_thread_stops_the_chunk_threads_after_their_chunk(monkeypatch):
+    accounts = mixed_accounts("stop", ACCOUNTS)
+    window = open_adhoc_window()
+    runner = threading.get_ident()
+    real_plan_chunk = plan.plan_chunk
+
+    def fails_on_the_runner(run):
+        if threading.get_ident() == runner:
+            raise RuntimeError("runner broke")
+        return real_plan_chunk(run)
+
+    monkeypatch.setattr("trading.window.plan_chunk", fails_on_the_runner)
+    with pytest.raises(RuntimeError, match="runner broke"):
+        run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
+    # the chunk thread finished the chunk it held and claimed no more: without the stop it
+    # would have done all six (one more at most, had the runner been slow to fail)
+    done = WindowChunk.objects.filter(window=window, phase="plan", done_at__isnull=False)
+    assert done.count() <= 2
+    assert TradeWindow.objects.get(pk=window.pk).status == WindowStatus.FAILED
+    assert verify_books() == []
+
+    monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk)
+    assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
+    assert verify_books() == []
+    assert books(accounts, window.pk)
+
+
 def test_the_cycle_collector_comes_back_when_the_last_chunk_ends_not_the_first():
     assert gc.isenabled()
     second_in = threading.Event()

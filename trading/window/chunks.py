@@ -203,6 +203,7 @@ def do_phase(
             send(phase, numbers)
     with ChunkThreads(take, threads - 1) as helpers:
         while True:
+            helpers.check()  # an error on a chunk thread fails the phase now
             if take() is not None:
                 committed()
                 continue
@@ -217,12 +218,14 @@ class ChunkThreads:
     claim. Each has its own database connection (Django's are per thread), closed when it
     stops, and runs its statements through the caller's execute wrappers (statement counters
     see them). ``join`` waits for them and raises the first error one of them ran into; leaving
-    the block waits for them too, so none outlives the phase."""
+    the block on an error stops them after their current chunk and waits for them, so none
+    outlives the phase."""
 
     def __init__(self, take: Callable[[], Claim | None], count: int) -> None:
         self.take = take
         self.wrappers = list(connection.execute_wrappers)
         self.errors: list[BaseException] = []
+        self.stopping = threading.Event()
         self.threads = [
             threading.Thread(target=self._work, name=f"window-chunks-{n + 1}", daemon=True)
             for n in range(count)
@@ -236,25 +239,29 @@ class ChunkThreads:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
             self.join()
-        else:  # the caller's error wins; the helpers still stop before it propagates
+        else:  # the caller's error wins; the helpers finish their chunk and stop
+            self.stopping.set()
             for thread in self.threads:
                 thread.join()
 
     def _work(self) -> None:
         connection.execute_wrappers.extend(self.wrappers)
         try:
-            while self.take() is not None:
+            while not self.stopping.is_set() and self.take() is not None:
                 pass
         except BaseException as error:  # re-raised by join, in the caller's thread
             self.errors.append(error)
         finally:
             connection.close()
 
+    def check(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
     def join(self) -> None:
         for thread in self.threads:
             thread.join()
-        if self.errors:
-            raise self.errors[0]
+        self.check()
 
 
 def _add_waiting(total: dict[str, dict[str, Any]], waiting: dict[str, dict[str, Any]]) -> None:
