@@ -26,12 +26,32 @@ ACCOUNTS = 12
 CHUNK_SIZE = 2
 
 
-def test_two_threads_give_the_books_of_one_and_both_do_chunks():
-    one_accounts = mixed_accounts("one", ACCOUNTS)
-    one = open_adhoc_window()
-    assert run_window(one.pk, chunk_size=CHUNK_SIZE, threads=1)["status"] == WindowStatus.DONE
+def run_alone(prefix: str) -> tuple[dict, TradeWindow]:
+    """The books of the mixed accounts' window run on one thread, and that window."""
+    accounts = mixed_accounts(prefix, ACCOUNTS)
+    window = open_adhoc_window()
+    assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=1)["status"] == WindowStatus.DONE
     assert verify_books() == []
-    one_books = books(one_accounts, one.pk)
+    return books(accounts, window.pk), window
+
+
+def break_plan_chunks(monkeypatch, *, on_the_runner: bool, message: str):
+    """``plan_chunk`` raises ``message`` on the runner's thread (``on_the_runner``) or on every
+    other thread, and works on the rest; returns what puts the real one back."""
+    runner = threading.get_ident()
+    real_plan_chunk = plan.plan_chunk
+
+    def broken(run):
+        if (threading.get_ident() == runner) == on_the_runner:
+            raise RuntimeError(message)
+        return real_plan_chunk(run)
+
+    monkeypatch.setattr("trading.window.plan_chunk", broken)
+    return lambda: monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk)
+
+
+def test_two_threads_give_the_books_of_one_and_both_do_chunks():
+    one_books, one = run_alone("one")
     assert len(set(WindowChunk.objects.filter(window=one).values_list("worker", flat=True))) == 1
 
     threads_before = threading.active_count()
@@ -61,15 +81,7 @@ def test_two_threads_give_the_books_of_one_and_both_do_chunks():
 def test_an_error_on_a_chunk_thread_fails_the_window_and_a_resume_finishes_it(monkeypatch):
     accounts = mixed_accounts("fault", ACCOUNTS)
     window = open_adhoc_window()
-    runner = threading.get_ident()
-    real_plan_chunk = plan.plan_chunk
-
-    def fails_off_the_runner(run):
-        if threading.get_ident() != runner:
-            raise RuntimeError("chunk thread broke")
-        return real_plan_chunk(run)
-
-    monkeypatch.setattr("trading.window.plan_chunk", fails_off_the_runner)
+    repair = break_plan_chunks(monkeypatch, on_the_runner=False, message="chunk thread broke")
     with pytest.raises(RuntimeError, match="chunk thread broke"):
         run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
     failed = TradeWindow.objects.get(pk=window.pk)
@@ -77,25 +89,17 @@ def test_an_error_on_a_chunk_thread_fails_the_window_and_a_resume_finishes_it(mo
     assert "chunk thread broke" in failed.error
     assert verify_books() == []
 
-    monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk)
+    repair()
     assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
     assert verify_books() == []
     assert not WindowChunk.objects.filter(window=window, done_at__isnull=True).exists()
-    assert books(accounts, window.pk)  # every account's books read back
+    assert books(accounts, window.pk) == run_alone("alone")[0]
 
 
 def test_an_error_on_the_runners_thread_stops_the_chunk_threads_after_their_chunk(monkeypatch):
     accounts = mixed_accounts("stop", ACCOUNTS)
     window = open_adhoc_window()
-    runner = threading.get_ident()
-    real_plan_chunk = plan.plan_chunk
-
-    def fails_on_the_runner(run):
-        if threading.get_ident() == runner:
-            raise RuntimeError("runner broke")
-        return real_plan_chunk(run)
-
-    monkeypatch.setattr("trading.window.plan_chunk", fails_on_the_runner)
+    repair = break_plan_chunks(monkeypatch, on_the_runner=True, message="runner broke")
     with pytest.raises(RuntimeError, match="runner broke"):
         run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
     # the chunk thread finished the chunk it held and claimed no more: without the stop it
@@ -105,10 +109,10 @@ def test_an_error_on_the_runners_thread_stops_the_chunk_threads_after_their_chun
     assert TradeWindow.objects.get(pk=window.pk).status == WindowStatus.FAILED
     assert verify_books() == []
 
-    monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk)
+    repair()
     assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
     assert verify_books() == []
-    assert books(accounts, window.pk)
+    assert books(accounts, window.pk) == run_alone("alone")[0]
 
 
 def test_the_cycle_collector_comes_back_when_the_last_chunk_ends_not_the_first():

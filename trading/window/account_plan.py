@@ -183,10 +183,10 @@ class AccountPlan:
                 price,
                 target_bp,
                 status,
-                "",
+                "",  # path: named once the tree is built (_name)
                 value,
-                False,
-                [],
+                False,  # sold_all
+                [],  # flows
                 limit,
             )
             children.setdefault(pie_id, []).append((target_bp, item))
@@ -198,11 +198,9 @@ class AccountPlan:
     def _name(self, pie_id: int, path: str) -> None:
         self.paths[pie_id] = path
         prefix = f"{path}/" if path else ""
-        symbols = self.symbols
         for _, child in self.children.get(pie_id, []):
             if isinstance(child, Leaf):
-                symbol = symbols.get(child.security_id)
-                child.path = prefix + (str(child.security_id) if symbol is None else symbol)
+                child.path = prefix + self.symbol_of(child)
                 self.leaves[child.path] = child
             else:
                 name = self.names.get(child, str(child))
