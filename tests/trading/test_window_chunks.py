@@ -81,6 +81,11 @@ def test_chunks_done_by_the_runner_and_two_other_sessions_give_the_books_of_a_ru
     assert len(set(chunks.values_list("worker", flat=True))) >= 2
     summary = report["chunks"]
     assert summary["plan"]["chunks"] == summary["post"]["chunks"] == ACCOUNTS // CHUNK_SIZE
+    # Each chunk timed its parts before its last statement saved them: the writes included
+    # (they were timed after it, and lost).
+    assert set(summary["plan"]["seconds"]) == {"read", "plan", "write"}
+    assert set(summary["post"]["seconds"]) == {"read", "allocate", "write"}
+    assert summary["post"]["seconds"]["write"] > 0
     assert report["counts"]["deposits_credited"] == ACCOUNTS // 3
     assert verify_books() == []
 

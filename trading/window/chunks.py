@@ -119,9 +119,9 @@ class Claim:
 # Every chunk moves EXTERNAL's or CLEARING's cash, and chunks run at the same time on several
 # workers. Those rows are updated only once this statement holds the window's row (``beat``):
 # concurrent chunks take them one chunk at a time, in one order, so they never deadlock. As this
-# is the chunk's last statement, and its foreign keys were checked before it (``finish``), a
-# chunk holds these rows only for this statement and its commit: the rest of concurrent chunks,
-# their apply statements included, runs side by side.
+# is the chunk's last statement, and the keys of its rows were checked by the statements that
+# wrote them (``finish``), a chunk holds these rows only for this statement and its commit: the
+# rest of concurrent chunks, their apply statements included, runs side by side.
 _FINISH = f"""
 WITH
     {PROGRESS_CTE}
@@ -137,10 +137,12 @@ SELECT (SELECT COUNT(*) FROM system_cash), (SELECT COUNT(*) FROM chunk_done) FRO
 
 
 def finish(run: Run, claim: Claim, accounts: list[int], deltas: list[Decimal]) -> None:
-    """End a chunk's transaction's work: its deferred foreign-key checks now, while it holds no
-    shared row; then _FINISH. The caller commits."""
-    with claim.timed("keys"), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    """End a chunk's transaction's work with _FINISH. The caller commits.
+
+    The keys of the rows a chunk writes in bulk are checked by the statements that write them
+    (migration 0019), before this one. The only foreign keys still checked at commit, while the
+    chunk holds the shared rows, are those of the few positions a plan opens for slices bought
+    for the first time: a handful of index probes, not worth a statement of their own."""
     fetch(
         _FINISH,
         {

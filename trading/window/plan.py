@@ -13,8 +13,8 @@ executed: their money stays cash, a removal waits for the next window (its inten
 A chunk is one transaction (``trading.window.chunks``): three reads (the chunk claimed with its
 accounts, intents, slices), two binary COPYs into the staging tables (orders, deposit entries),
 one statement applying them (positions for new slices, orders, ledger entries, customers'
-cash, intents), and the two statements that end every chunk (``chunks.finish``: its foreign
-keys checked; the system accounts' cash, the chunk marked done and the window's heartbeat).
+cash, intents), and the statement that ends every chunk (``chunks.finish``: the system
+accounts' cash, the chunk marked done and the window's heartbeat): seven in all.
 The per-account decisions are
 ``trading.window.account_plan`` (plain Python over the rows read here); this module reads the
 chunk and writes what they decided.
@@ -22,7 +22,6 @@ chunk and writes what they decided.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -125,15 +124,16 @@ def _plan_claimed(run: Run) -> Claim | None:
     claim = Claim.of(ChunkPhase.PLAN, claimed)
     if claim is None:
         return None
-    started = time.perf_counter()
-    accounts = [row[2:] for row in claimed]
-    # The chunk's accounts by id from here on: the window's rows were just written and have
-    # no planner statistics yet, so joining them again invites a nested loop.
-    ids = [row[0] for row in accounts]
-    intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
-    slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
+    with claim.timed("read"):
+        accounts = [row[2:] for row in claimed]
+        # The chunk's accounts by id from here on: the window's rows were just written and
+        # have no planner statistics yet, so joining them again invites a nested loop.
+        ids = [row[0] for row in accounts]
+        intents = fetch(_INTENTS, {"accounts": ids, "window": run.window_id, **statuses()})
+        slice_rows = fetch(_SLICES, {"accounts": ids, **statuses()})
 
-    orders, outcomes, ledger = plan_accounts(run, accounts, intents, slice_rows)
+    with claim.timed("plan"):
+        orders, outcomes, ledger = plan_accounts(run, accounts, intents, slice_rows)
 
     for status, _, release in outcomes.values():
         claim.count("released" if release else f"intents_{status}")
@@ -148,40 +148,40 @@ def _plan_claimed(run: Run) -> Claim | None:
         claim.stats["waiting"] = no_price
     claim.count("orders", len(orders))
     claim.count("deposits", len(ledger) // 2)
-    claim.seconds["plan"] = time.perf_counter() - started
 
-    copy_rows(
-        ORDERS,
-        (
+    with claim.timed("write"):
+        copy_rows(
+            ORDERS,
             (
-                o.account_id,
-                o.leaf.slice_id,
-                o.leaf.position_id,
-                o.leaf.security_id,
-                o.intent_id,
-                o.side,
-                o.status,
-                o.amount,
-                o.quantity,
-                o.reason,
-                dump_json(o.explanation),
-            )
-            for o in orders
-        ),
-    )
-    copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
-    [(_, _, system_accounts, system_deltas)] = fetch(
-        _APPLY,
-        {
-            **statuses(),
-            "window": run.window_id,
-            "system": run.system.ids(),
-            "intents": list(outcomes),
-            "outcomes": [status for status, _, _ in outcomes.values()],
-            "reasons": [reason for _, reason, _ in outcomes.values()],
-            "releases": [release for _, _, release in outcomes.values()],
-        },
-    )
+                (
+                    o.account_id,
+                    o.leaf.slice_id,
+                    o.leaf.position_id,
+                    o.leaf.security_id,
+                    o.intent_id,
+                    o.side,
+                    o.status,
+                    o.amount,
+                    o.quantity,
+                    o.reason,
+                    dump_json(o.explanation),
+                )
+                for o in orders
+            ),
+        )
+        copy_rows(LEDGER, (row for row in ledger if row[1] != 0))
+        [(_, _, system_accounts, system_deltas)] = fetch(
+            _APPLY,
+            {
+                **statuses(),
+                "window": run.window_id,
+                "system": run.system.ids(),
+                "intents": list(outcomes),
+                "outcomes": [status for status, _, _ in outcomes.values()],
+                "reasons": [reason for _, reason, _ in outcomes.values()],
+                "releases": [release for _, _, release in outcomes.values()],
+            },
+        )
     finish(run, claim, system_accounts, system_deltas)
     return claim
 

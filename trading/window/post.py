@@ -1,12 +1,12 @@
 """Phase 6, post: a chunk's fills written to the books; then the window's residues and report.
 
-A chunk is one transaction (``trading.window.chunks``): four reads (the chunk claimed with its
-accounts, orders, open lots, intents), three binary COPYs into the staging tables (fills,
-disposals, ledger entries), one statement applying them (orders filled, lots opened and
-consumed, disposals, ledger entries, customers' cash, positions, intents done, removed slices;
-it returns the orders for slices no longer in their pie, which fail the chunk), and the two
-statements that end every chunk (``chunks.finish``: its foreign keys checked; the system
-accounts' cash, the chunk marked done and the window's heartbeat).
+A chunk is one transaction (``trading.window.chunks``): three reads (the chunk claimed with its
+accounts; orders, each sell with its position's open lots; intents), three binary COPYs into
+the staging tables (fills, disposals, ledger entries), one statement applying them (orders
+filled, lots opened and consumed, disposals, ledger entries, customers' cash, positions, intents
+done, removed slices; it returns the orders for slices no longer in their pie, which fail the
+chunk), and the statement that ends every chunk (``chunks.finish``: the system accounts' cash,
+the chunk marked done and the window's heartbeat): eight in all.
 
 ``close`` runs once, after every chunk: per block, what the accounts got (shares and cash) is
 compared with what the block delivered (the broker's shares and cash), and the house account
@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 
 from trading.lots import OpenLot
-from trading.models import ChunkPhase, OrderStatus, Side, WindowStatus
+from trading.models import ChunkPhase, OrderStatus, WindowStatus
 from trading.window.allocate import BlockTerms, FundingError, OrderRow, Settlement, Withdrawal
 from trading.window.chunks import CLAIMED_CTE, Claim, finish, phase_totals
 from trading.window.common import (
@@ -56,22 +56,27 @@ JOIN trading_account a ON a.id = wa.account_id
 """
 # The chunk's orders, account by account (a nested loop of index probes whatever the planner
 # thinks: the window's orders were just written and have no statistics yet, so it takes
-# "window = this one" for a few rows and would read all of the window's orders for each chunk).
+# "window = this one" for a few rows and would read all of the window's orders for each chunk);
+# each sell with the open lots of its position (parallel arrays, NULL for a buy, whose lots are
+# never probed: the filter names only the order).
 _ORDERS = """
-    SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity
+    SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity,
+           lots.ids, lots.acquired_on, lots.quantities, lots.costs
     FROM unnest(%(accounts)s::bigint[]) AS a(id)
     CROSS JOIN LATERAL (
         SELECT * FROM trading_order o
         WHERE o.account_id = a.id AND o.window_id = %(window)s AND o.status = %(planned)s
         OFFSET 0  -- kept a subquery: probed per account
     ) o
+    CROSS JOIN LATERAL (
+        SELECT array_agg(l.id ORDER BY l.id) AS ids,
+               array_agg(l.acquired_on ORDER BY l.id) AS acquired_on,
+               array_agg(l.remaining_quantity ORDER BY l.id) AS quantities,
+               array_agg(l.remaining_cost ORDER BY l.id) AS costs
+        FROM trading_lot l
+        WHERE o.side = %(sell)s AND l.position_id = o.position_id AND l.remaining_quantity > 0
+    ) lots
     ORDER BY o.account_id, o.id
-"""
-# The open lots of the positions the chunk's planned sells sell from.
-_LOTS = """
-    SELECT l.id, l.position_id, l.acquired_on, l.remaining_quantity, l.remaining_cost
-    FROM trading_lot l
-    WHERE l.remaining_quantity > 0 AND l.position_id = ANY(%(positions)s::bigint[])
 """
 _INTENTS = """
     SELECT t.id, t.account_id, t.kind, t.amount, t.withdraw_all, t.slice_id
@@ -272,17 +277,19 @@ def _post_claimed(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
     claim = Claim.of(ChunkPhase.POST, rows)
     if claim is None:
         return None
-    with claim.timed("post"):
+    with claim.timed("read"):
         accounts = [row[2:] for row in rows]
         ids = [row[0] for row in accounts]
         chunk_params = {"accounts": ids, "window": run.window_id, **statuses()}
-        orders = [OrderRow(*row) for row in fetch(_ORDERS, chunk_params)]
-        selling = sorted({order.position_id for order in orders if order.side == Side.SELL})
-        lots: dict[int, list[OpenLot]] = {}
-        for lot_id, position_id, acquired_on, quantity, cost in fetch(
-            _LOTS, {"positions": selling}
-        ):
-            lots.setdefault(position_id, []).append(OpenLot(lot_id, acquired_on, quantity, cost))
+        orders: list[OrderRow] = []
+        lots: dict[int, list[OpenLot]] = {}  # a selling position's open lots
+        for *fields, lot_ids, acquired_on, quantities, costs in fetch(_ORDERS, chunk_params):
+            orders.append(order := OrderRow(*fields))
+            if lot_ids:
+                lots[order.position_id] = [
+                    OpenLot(*lot)
+                    for lot in zip(lot_ids, acquired_on, quantities, costs, strict=True)
+                ]
         intents = fetch(_INTENTS, chunk_params)
 
     with claim.timed("allocate"):
@@ -327,7 +334,7 @@ def _post_claimed(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
             for _, intent, asked, paid in book.short_withdrawals
         ]
 
-    with claim.timed("post"):
+    with claim.timed("write"):
         position_of = {order.id: (order.position_id, order.side) for order in orders}
         copy_rows(
             FILLS,
@@ -359,13 +366,13 @@ def _post_claimed(run: Run, blocks: dict[int, BlockTerms]) -> Claim | None:
                 "removals": removals,
             },
         )
-        off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
-        if off_pie:  # raised inside the chunk's transaction: nothing of it is kept
-            raise OffPieOrder(
-                "Orders for slices no longer in their pie (order, slice, status): "
-                + ", ".join(str(tuple(row.values())) for row in off_pie)
-            )
-        finish(run, claim, system_accounts, system_deltas)
+    off_pie = json.loads(off_pie) if isinstance(off_pie, str) else off_pie
+    if off_pie:  # raised inside the chunk's transaction: nothing of it is kept
+        raise OffPieOrder(
+            "Orders for slices no longer in their pie (order, slice, status): "
+            + ", ".join(str(tuple(row.values())) for row in off_pie)
+        )
+    finish(run, claim, system_accounts, system_deltas)
     return claim
 
 

@@ -160,9 +160,11 @@ class Command(BaseCommand):
         for phase, seconds in phases.items():
             self.stdout.write(f"  {phase:<9} {seconds:8.3f} s")
         for phase, chunks in report.get("chunks", {}).items():
+            parts = ", ".join(f"{part} {s:.3f}" for part, s in chunks["seconds"].items())
             self.stdout.write(
                 f"  {phase} chunks: {chunks['chunks']} by {chunks['workers']} worker(s), "
-                f"{chunks['busy_seconds']:.3f} s busy in all"
+                f"{chunks['busy_seconds']:.3f} s busy in all ({parts} s; the rest: the claim, "
+                "the last statement, the commit)"
             )
         self.stdout.write(f"  window    {wall:8.3f} s wall, {statements_text}")
         if options["slowest"] and timed:
