@@ -58,7 +58,11 @@ JOIN trading_account a ON a.id = wa.account_id
 # thinks: the window's orders were just written and have no statistics yet, so it takes
 # "window = this one" for a few rows and would read all of the window's orders for each chunk);
 # each sell with the open lots of its position (parallel arrays, NULL for a buy, whose lots are
-# never probed: the filter names only the order).
+# never probed: the filter names only the order). The four aggregates of one row take the same
+# lots in the same order (one pass, none sorting on its own), which is all the arrays need: the
+# lot method ranks the lots itself. An ORDER BY in each would sort every order's lots four
+# times, which made this read half as slow again as two reads (measured: 120 ms against 85 ms a
+# 5,000-account chunk; 93 ms without).
 _ORDERS = """
     SELECT o.id, o.account_id, o.position_id, o.security_id, o.side, o.amount, o.quantity,
            lots.ids, lots.acquired_on, lots.quantities, lots.costs
@@ -69,10 +73,8 @@ _ORDERS = """
         OFFSET 0  -- kept a subquery: probed per account
     ) o
     CROSS JOIN LATERAL (
-        SELECT array_agg(l.id ORDER BY l.id) AS ids,
-               array_agg(l.acquired_on ORDER BY l.id) AS acquired_on,
-               array_agg(l.remaining_quantity ORDER BY l.id) AS quantities,
-               array_agg(l.remaining_cost ORDER BY l.id) AS costs
+        SELECT array_agg(l.id) AS ids, array_agg(l.acquired_on) AS acquired_on,
+               array_agg(l.remaining_quantity) AS quantities, array_agg(l.remaining_cost) AS costs
         FROM trading_lot l
         WHERE o.side = %(sell)s AND l.position_id = o.position_id AND l.remaining_quantity > 0
     ) lots
