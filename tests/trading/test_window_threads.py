@@ -35,9 +35,13 @@ def run_alone(prefix: str) -> tuple[dict, TradeWindow]:
     return books(accounts, window.pk), window
 
 
-def break_plan_chunks(monkeypatch, *, on_the_runner: bool, message: str):
-    """``plan_chunk`` raises ``message`` on the runner's thread (``on_the_runner``) or on every
-    other thread, and works on the rest; returns what puts the real one back."""
+def fail_on_two_threads(monkeypatch, prefix: str, *, on_the_runner: bool, message: str):
+    """A window of mixed accounts run on two threads while ``plan_chunk`` raises ``message`` on
+    the runner's thread (``on_the_runner``) or on every other thread, and works on the rest.
+    The run fails with that error and leaves the window failed with sound books. Returns the
+    accounts, the window, and what puts the real ``plan_chunk`` back."""
+    accounts = mixed_accounts(prefix, ACCOUNTS)
+    window = open_adhoc_window()
     runner = threading.get_ident()
     real_plan_chunk = plan.plan_chunk
 
@@ -47,7 +51,25 @@ def break_plan_chunks(monkeypatch, *, on_the_runner: bool, message: str):
         return real_plan_chunk(run)
 
     monkeypatch.setattr("trading.window.plan_chunk", broken)
-    return lambda: monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk)
+    with pytest.raises(RuntimeError, match=message):
+        run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
+    assert TradeWindow.objects.get(pk=window.pk).status == WindowStatus.FAILED
+    assert verify_books() == []
+    return (
+        accounts,
+        window,
+        lambda: monkeypatch.setattr("trading.window.plan_chunk", real_plan_chunk),
+    )
+
+
+def resume_gives_the_books_of_a_run_alone(accounts: list, window: TradeWindow, repair) -> None:
+    """With ``plan_chunk`` repaired, a resume on two threads finishes the window, with the books
+    a run on one thread gives."""
+    repair()
+    assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
+    assert verify_books() == []
+    assert not WindowChunk.objects.filter(window=window, done_at__isnull=True).exists()
+    assert books(accounts, window.pk) == run_alone("alone")[0]
 
 
 def test_two_threads_give_the_books_of_one_and_both_do_chunks():
@@ -79,40 +101,24 @@ def test_two_threads_give_the_books_of_one_and_both_do_chunks():
 
 
 def test_an_error_on_a_chunk_thread_fails_the_window_and_a_resume_finishes_it(monkeypatch):
-    accounts = mixed_accounts("fault", ACCOUNTS)
-    window = open_adhoc_window()
-    repair = break_plan_chunks(monkeypatch, on_the_runner=False, message="chunk thread broke")
-    with pytest.raises(RuntimeError, match="chunk thread broke"):
-        run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
-    failed = TradeWindow.objects.get(pk=window.pk)
-    assert failed.status == WindowStatus.FAILED
-    assert "chunk thread broke" in failed.error
-    assert verify_books() == []
+    accounts, window, repair = fail_on_two_threads(
+        monkeypatch, "fault", on_the_runner=False, message="chunk thread broke"
+    )
+    assert "chunk thread broke" in TradeWindow.objects.get(pk=window.pk).error
 
-    repair()
-    assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
-    assert verify_books() == []
-    assert not WindowChunk.objects.filter(window=window, done_at__isnull=True).exists()
-    assert books(accounts, window.pk) == run_alone("alone")[0]
+    resume_gives_the_books_of_a_run_alone(accounts, window, repair)
 
 
 def test_an_error_on_the_runners_thread_stops_the_chunk_threads_after_their_chunk(monkeypatch):
-    accounts = mixed_accounts("stop", ACCOUNTS)
-    window = open_adhoc_window()
-    repair = break_plan_chunks(monkeypatch, on_the_runner=True, message="runner broke")
-    with pytest.raises(RuntimeError, match="runner broke"):
-        run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)
+    accounts, window, repair = fail_on_two_threads(
+        monkeypatch, "stop", on_the_runner=True, message="runner broke"
+    )
     # the chunk thread finished the chunk it held and claimed no more: without the stop it
     # would have done all six (one more at most, had the runner been slow to fail)
     done = WindowChunk.objects.filter(window=window, phase="plan", done_at__isnull=False)
     assert done.count() <= 2
-    assert TradeWindow.objects.get(pk=window.pk).status == WindowStatus.FAILED
-    assert verify_books() == []
 
-    repair()
-    assert run_window(window.pk, chunk_size=CHUNK_SIZE, threads=2)["status"] == WindowStatus.DONE
-    assert verify_books() == []
-    assert books(accounts, window.pk) == run_alone("alone")[0]
+    resume_gives_the_books_of_a_run_alone(accounts, window, repair)
 
 
 def test_the_cycle_collector_comes_back_when_the_last_chunk_ends_not_the_first():
