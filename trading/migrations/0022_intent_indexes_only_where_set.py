@@ -1,10 +1,10 @@
 """Intents index their pie and their recurring schedule only where they have one.
 
 Most intents are deposits and withdrawals, with neither (only a rebalance names a pie, only a
-recurring deposit a schedule), and an index entry for their NULLs costs more than the insert:
+recurring deposit a schedule), and an index entry for their NULLs is paid again at each write:
 each intent is updated twice in a window (bound at the freeze, done at the post), and both
 updates change an indexed column (window_id, status), so neither is HOT and every entry the
-intent has is written again. Freezing 100,000 intents wrote seven entries each, now five.
+intent has is written again: seven entries for a deposit or a withdrawal, now five.
 ``ON CONFLICT DO NOTHING`` (the recurring job) names no index, so the partial unique index
 serves it as before; a NULL schedule was never a conflict.
 """
