@@ -1,11 +1,13 @@
 #!/bin/sh
 # make bench-web: the web pages under load (performance.md, section 3).
 #
-# A scratch database (pies_webbench) on the PostgreSQL server of DATABASE_URL with the demo;
+# A scratch database (BENCH_DB, default pies_webbench) on the PostgreSQL server of DATABASE_URL with the demo;
 # gunicorn with 2 workers, DEBUG off, on a free loopback port; wrk with 4 connections for
 # BENCH_SECONDS (default 10) per page, BENCH_RUNS times (default 3). Prints p50/p95/p99 (ms)
 # and requests/s per page, and each page's p50 and requests/s against /healthz's in the same
-# run (the floor). Needs wrk (/usr/bin/wrk; `apt-get install -y wrk`): without it, it says so
+# run (the floor). The pages are performance.md's: the dashboard, the account page, the
+# activity page, two htmx partials (the deposit form's live preview, the pie editor's security
+# search), and for the writes the rebalance preview and a deposit POST (fresh idempotency keys). Needs wrk (/usr/bin/wrk; `apt-get install -y wrk`): without it, it says so
 # and exits 0 without measuring.
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,29 +24,37 @@ fi
 : "${REDIS_URL:?REDIS_URL must be set}"
 
 BASE=${DATABASE_URL%/*}
-export DATABASE_URL="$BASE/pies_webbench"
+DB=${BENCH_DB:-pies_webbench}
+export DATABASE_URL="$BASE/$DB"
+# One secret for the setup and the server: the session cookie the setup makes is signed with it
+# (with two, every page answered a redirect to the login page, and was timed as one).
+SECRET_KEY=$("$PY" -c "import secrets; print(secrets.token_urlsafe(50))")
+export SECRET_KEY
 sql() {  # run statements on the server's postgres database (no psql needed)
   "$PY" -c 'import sys, psycopg
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     for statement in sys.argv[2:]:
         conn.execute(statement)' "$BASE/postgres" "$@"
 }
-sql "DROP DATABASE IF EXISTS pies_webbench" "CREATE DATABASE pies_webbench"
+sql "DROP DATABASE IF EXISTS $DB" "CREATE DATABASE $DB"
 WORK=$(mktemp -d)
 SERVER=""
 cleanup() {
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   rm -rf "$WORK"
-  [ "${BENCH_KEEP_DB:-0}" = 1 ] || sql "DROP DATABASE IF EXISTS pies_webbench" 2>/dev/null || true
+  [ "${BENCH_KEEP_DB:-0}" = 1 ] || sql "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
 DEBUG=1 "$PY" -m bench.web_setup | grep -E "^(SESSION|TOKEN|ACCOUNT)=" > "$WORK/setup.env"
 . "$WORK/setup.env"
 
+# With DEBUG off the pages name their static files by the manifest collectstatic writes (into
+# staticfiles/, ignored by git): without it, every page is a 500.
+DEBUG=0 ALLOWED_HOSTS=127.0.0.1 "$PY" manage.py collectstatic --noinput -v0
+
 PORT=$("$PY" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-DEBUG=0 SECRET_KEY=$("$PY" -c "import secrets; print(secrets.token_urlsafe(50))") \
-  SECURE_SSL_REDIRECT=0 ALLOWED_HOSTS=127.0.0.1 LOG_LEVEL=WARNING \
+DEBUG=0 SECURE_SSL_REDIRECT=0 ALLOWED_HOSTS=127.0.0.1 LOG_LEVEL=WARNING \
   "$(dirname "$PY")/gunicorn" pieproject.wsgi:application --bind "127.0.0.1:$PORT" \
   --workers 2 --log-level warning > "$WORK/gunicorn.log" 2>&1 &
 SERVER=$!
@@ -55,26 +65,40 @@ until curl -fs "$URL/healthz" >/dev/null 2>&1; do
 done
 cat bench/web_deposit.lua bench/web_stats.lua > "$WORK/deposit.lua"
 
-# name|path|script|auth header
-PAGES="healthz|/healthz|bench/web_stats.lua|
-account|/account/$ACCOUNT/|bench/web_stats.lua|Cookie: sessionid=$SESSION
-rebalance_preview|/api/v1/accounts/$ACCOUNT/rebalance/preview/|bench/web_stats.lua|Authorization: Token $TOKEN
-deposit_post|/api/v1/accounts/$ACCOUNT/deposits/|$WORK/deposit.lua|Authorization: Token $TOKEN"
+# name|path|script|auth header|htmx (1: sent as htmx asks for a partial)
+COOKIE="Cookie: sessionid=$SESSION"
+PAGES="healthz|/healthz|bench/web_stats.lua||
+dashboard|/|bench/web_stats.lua|$COOKIE|
+account|/account/$ACCOUNT/|bench/web_stats.lua|$COOKIE|
+activity|/account/$ACCOUNT/activity/|bench/web_stats.lua|$COOKIE|
+deposit_preview_htmx|/account/$ACCOUNT/deposit/?amount=250.00|bench/web_stats.lua|$COOKIE|1
+security_search_htmx|/securities/search/?q=V|bench/web_stats.lua|$COOKIE|1
+rebalance_preview|/api/v1/accounts/$ACCOUNT/rebalance/preview/|bench/web_stats.lua|Authorization: Token $TOKEN|
+deposit_post|/api/v1/accounts/$ACCOUNT/deposits/|$WORK/deposit.lua|Authorization: Token $TOKEN|"
 
-run_page() {  # name path script header -> "STATS p50 p95 p99 rps errors"
-  if [ -n "$4" ]; then
-    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_PAGE}s" -s "$3" -H "$4" "$URL$2" | grep '^STATS'
+run_page() {  # path script header htmx -> "STATS p50 p95 p99 rps errors"
+  set -- "$1" "$2" "${3:-X-Bench: 1}" "$4"
+  if [ "$4" = 1 ]; then
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_PAGE}s" -s "$2" -H "$3" -H "HX-Request: true" \
+      "$URL$1" | grep '^STATS'
   else
-    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_PAGE}s" -s "$3" "$URL$2" | grep '^STATS'
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_PAGE}s" -s "$2" -H "$3" "$URL$1" | grep '^STATS'
   fi
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 run=1
 while [ $run -le "$RUNS" ]; do
-  echo "$PAGES" | while IFS='|' read -r name path script header; do
-    curl -fs -o /dev/null -H "${header:-X-Bench: 1}" "$URL$path" 2>/dev/null || true  # warm up
-    echo "$run $name $(run_page "$name" "$path" "$script" "$header")"
+  echo "$PAGES" | while IFS='|' read -r name path script header htmx; do
+    # Warm up. A page must answer 200 itself: a redirect (to the login page, say) or an error
+    # would be timed in its place, so the bench stops instead.
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "${header:-X-Bench: 1}" \
+      -H "HX-Request: ${htmx:+true}" "$URL$path" || true)
+    if [ "$script" = bench/web_stats.lua ] && [ "$code" != 200 ]; then
+      echo "bench-web: $name ($path) answered $code, not 200; the server's log ends:" >&2
+      tail -n 20 "$WORK/gunicorn.log" >&2; exit 1
+    fi
+    echo "$run $name $(run_page "$path" "$script" "$header" "$htmx")"
   done
   run=$((run + 1))
 done > "$WORK/results.txt"
