@@ -1,14 +1,15 @@
 #!/bin/sh
 # make bench-web: the web pages under load (performance.md, section 3).
 #
-# A scratch database (BENCH_DB, default pies_webbench) on the PostgreSQL server of DATABASE_URL with the demo;
-# gunicorn with 2 workers, DEBUG off, on a free loopback port; wrk with 4 connections for
-# BENCH_SECONDS (default 10) per page, BENCH_RUNS times (default 3). Prints p50/p95/p99 (ms)
-# and requests/s per page, and each page's p50 and requests/s against /healthz's in the same
-# run (the floor). The pages are performance.md's: the dashboard, the account page, the
-# activity page, two htmx partials (the deposit form's live preview, the pie editor's security
-# search), and for the writes the rebalance preview and a deposit POST (fresh idempotency keys). Needs wrk (/usr/bin/wrk; `apt-get install -y wrk`): without it, it says so
-# and exits 0 without measuring.
+# A scratch database (BENCH_DB, default pies_webbench) on the PostgreSQL server of DATABASE_URL,
+# with the demo; gunicorn with 2 workers, DEBUG off, on a free loopback port; wrk with 4
+# connections for BENCH_SECONDS (default 10) per page, BENCH_RUNS times (default 3). Prints
+# p50/p95/p99 (ms) and requests/s per page, and each page's p50 and requests/s against
+# /healthz's in the same run (the floor). The pages are performance.md's: the dashboard, the
+# account page, the activity page, two htmx partials (the deposit form's live preview, the pie
+# editor's security search), and for the writes the rebalance preview and a deposit POST (fresh
+# idempotency keys). A page that does not answer 200 stops the bench. Needs wrk (/usr/bin/wrk;
+# `apt-get install -y wrk`): without it, it says so and exits 0 without measuring.
 set -eu
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -23,9 +24,13 @@ fi
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server (the scratch database goes there)}"
 : "${REDIS_URL:?REDIS_URL must be set}"
 
-BASE=${DATABASE_URL%/*}
 DB=${BENCH_DB:-pies_webbench}
-export DATABASE_URL="$BASE/$DB"
+url_of() {  # the server's URL for database $1 (the embedded server's names a socket directory)
+  "$PY" -c 'import sys; from urllib.parse import urlsplit, urlunsplit
+print(urlunsplit(urlsplit(sys.argv[1])._replace(path="/" + sys.argv[2])))' "$DATABASE_URL" "$1"
+}
+SERVER_URL=$(url_of postgres)
+export DATABASE_URL="$(url_of "$DB")"
 # One secret for the setup and the server: the session cookie the setup makes is signed with it
 # (with two, every page answered a redirect to the login page, and was timed as one).
 SECRET_KEY=$("$PY" -c "import secrets; print(secrets.token_urlsafe(50))")
@@ -34,7 +39,7 @@ sql() {  # run statements on the server's postgres database (no psql needed)
   "$PY" -c 'import sys, psycopg
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     for statement in sys.argv[2:]:
-        conn.execute(statement)' "$BASE/postgres" "$@"
+        conn.execute(statement)' "$SERVER_URL" "$@"
 }
 sql "DROP DATABASE IF EXISTS $DB" "CREATE DATABASE $DB"
 WORK=$(mktemp -d)

@@ -1,11 +1,7 @@
 -- wrk: a deposit POST per request with a fresh Idempotency-Key (thread, start time, counter).
+-- Run with web_stats.lua appended (web.sh does): its setup gives each thread its thread_id.
 local counter = 0
 local started = os.time()
-local threads = 0
-setup = function(thread)
-  threads = threads + 1
-  thread:set("thread_id", threads)
-end
 request = function()
   counter = counter + 1
   wrk.headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", tostring(thread_id), started, counter)
