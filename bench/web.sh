@@ -51,7 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-DEBUG=1 "$PY" -m bench.web_setup | grep -E "^(SESSION|TOKEN|ACCOUNT)=" > "$WORK/setup.env"
+DEBUG=1 "$PY" -m bench.web_setup | grep -E "^(SESSION|TOKEN|ACCOUNT|WRITER_TOKEN|WRITER_ACCOUNT)=" > "$WORK/setup.env"
 . "$WORK/setup.env"
 
 # With DEBUG off the pages name their static files by the manifest collectstatic writes (into
@@ -79,7 +79,7 @@ activity|/account/$ACCOUNT/activity/|bench/web_stats.lua|$COOKIE|
 deposit_preview_htmx|/account/$ACCOUNT/deposit/?amount=250.00|bench/web_stats.lua|$COOKIE|1
 security_search_htmx|/securities/search/?q=V|bench/web_stats.lua|$COOKIE|1
 rebalance_preview|/api/v1/accounts/$ACCOUNT/rebalance/preview/|bench/web_stats.lua|Authorization: Token $TOKEN|
-deposit_post|/api/v1/accounts/$ACCOUNT/deposits/|$WORK/deposit.lua|Authorization: Token $TOKEN|"
+deposit_post|/api/v1/accounts/$WRITER_ACCOUNT/deposits/|$WORK/deposit.lua|Authorization: Token $WRITER_TOKEN|"
 
 run_page() {  # path script header htmx -> "STATS p50 p95 p99 rps errors"
   set -- "$1" "$2" "${3:-X-Bench: 1}" "$4"

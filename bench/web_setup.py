@@ -1,6 +1,8 @@
 """Setup for ``bench/web.sh``: in the (scratch) database of DATABASE_URL, load the demo and
 print what the load generator needs, one ``KEY=value`` a line: alice's session cookie, an API
-token, her account id.
+token and her account id for the pages, and bob's token and account for the deposit POSTs (each
+queues a deposit: on alice's account, thousands of pending deposits would slow her pages in the
+runs after the first).
 
     DEBUG=1 python -m bench.web_setup
 """
@@ -34,9 +36,15 @@ def main() -> None:
     token, _ = Token.objects.get_or_create(user=alice)
     account = Account.objects.filter(owner=alice).order_by("pk").first()
     assert account is not None, "the demo gives alice an account"
+    bob = User.objects.get(username="bob")
+    writer_token, _ = Token.objects.get_or_create(user=bob)
+    writer_account = Account.objects.filter(owner=bob).order_by("pk").first()
+    assert writer_account is not None, "the demo gives bob an account"
     print(f"SESSION={session.session_key}")
     print(f"TOKEN={token.key}")
     print(f"ACCOUNT={account.pk}")
+    print(f"WRITER_TOKEN={writer_token.key}")
+    print(f"WRITER_ACCOUNT={writer_account.pk}")
 
 
 if __name__ == "__main__":

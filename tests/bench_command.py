@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -26,3 +27,8 @@ def run_bench_command(command: str, *args: str) -> dict[str, Any]:
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def database_url_named(name: str) -> str:
+    """The URL of database ``name`` on the test run's server."""
+    return urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path=f"/{name}"))
