@@ -1,8 +1,9 @@
 """Reads for the performance chart and the dividend income of one account.
 
 ``account_performance``: the snapshots of a range (1M, 3M, YTD, 1Y, All) and its returns
-(``trading.returns``), in one query. ``dividend_income``: dividends received by month, year
-and security, in one query.
+(``trading.returns``), in one query; ``snapshots_digest``: a digest of everything it reads, in
+one query, so that what is computed from it can be cached under it. ``dividend_income``:
+dividends received by month, year and security, in one query.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 
@@ -61,6 +63,24 @@ class Performance:
     @property
     def empty(self) -> bool:
         return not self.points
+
+
+# Every column ``account_performance`` reads, of every snapshot up to the day: a range's
+# result is a function of these rows, the range and the day only.
+_SNAPSHOTS_DIGEST = """
+    SELECT md5(string_agg(day::text || ' ' || value::text || ' ' || net_contributions::text, ','
+                          ORDER BY day))
+    FROM trading_snapshot WHERE account_id = %(account)s AND day <= %(today)s
+"""
+
+
+def snapshots_digest(account_id: int, *, today: date) -> str:
+    """A digest of the account's snapshots up to ``today`` ("none" without any): it changes
+    whenever a snapshot is written, rewritten or deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SNAPSHOTS_DIGEST, {"account": account_id, "today": today})
+        (digest,) = cursor.fetchone()
+    return digest or "none"
 
 
 def account_performance(account_id: int, key: str, *, today: date) -> Performance:

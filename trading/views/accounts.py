@@ -26,7 +26,7 @@ from trading.models import USER_ACCOUNT_KINDS, Account, AccountKind, Intent, Rec
 from trading.money import ZERO
 from trading.valuation import invested_values, market_changes
 from trading.views.common import window_of
-from trading.views.performance import performance_context
+from trading.views.performance import performance_section
 
 # --- log in, sign up and the dashboard -------------------------------------------------------
 
@@ -170,8 +170,8 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
             }
             for s in pie.slices
         ],
-        # The chart shows on the account's own page; sub-pie pages cost the same queries.
-        **performance_context(request, account),
+        # The chart shows on the account's own page only.
+        "performance_section": performance_section(request, account) if pie_id is None else "",
     }
     return render_page(request, "trading/account.html", context, partial="account-body")
 
