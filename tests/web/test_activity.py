@@ -127,3 +127,26 @@ def test_the_account_sub_nav_marks_the_current_page(alice_client, core_pie):
         page = html(alice_client.get(url))
         [nav] = re.findall(r'<nav class="account-nav.*?</nav>', page, flags=re.S)
         assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [name], url
+
+
+def test_pending_intents_are_described_in_one_query_or_two_when_some_name_a_slice_or_pie(
+    core_pie,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pies.models import Pie
+
+    request_deposit(account=core_pie, amount="10.00")
+    request_deposit(account=core_pie, amount="20.00")
+    with CaptureQueriesContext(connection) as queries:
+        deposits = [i.description for i in Intent.objects.pending().described()]
+    assert deposits == ["Deposit", "Deposit"] and len(queries) == 1
+    bonds = Pie.objects.get(account=core_pie, name="Bonds")
+    Intent.objects.create(account=core_pie, kind=IntentKind.REBALANCE, pie=bonds)
+    tip = Slice.objects.get(security__symbol="TIP")
+    Intent.objects.create(account=core_pie, kind=IntentKind.REMOVAL, slice=tip)
+    with CaptureQueriesContext(connection) as queries:
+        described = [i.description for i in Intent.objects.pending().described()]
+    assert described == ["Deposit", "Deposit", "Rebalance of Bonds", "Slice removal of TIP"]
+    assert len(queries) == 2  # however many name a slice or a pie: no query per intent

@@ -27,6 +27,19 @@ class IntentQuerySet(models.QuerySet["Intent"]):
     def pending(self) -> IntentQuerySet:
         return self.filter(status=IntentStatus.PENDING)
 
+    def described(self) -> list[Intent]:
+        """These intents, oldest first, each ready for ``description``, in one query, or two
+        when some are removals or rebalances (the only ones that name their slice or pie: the
+        second reads them with what they name). Joining the four tables for every list cost the
+        account page twice the time of the plain read, for the few that need them."""
+        intents = list(self.order_by("created_at", "id"))
+        naming = [i.pk for i in intents if i.kind in (IntentKind.REMOVAL, IntentKind.REBALANCE)]
+        if naming:
+            related = Intent.objects.select_related("pie", "slice__security", "slice__child_pie")
+            loaded = related.in_bulk(naming)
+            intents = [loaded.get(intent.pk, intent) for intent in intents]
+        return intents
+
 
 class Intent(models.Model):
     """Something an investor asked for that waits for the next trade window."""
@@ -140,7 +153,8 @@ class Intent(models.Model):
     @property
     def description(self) -> str:
         """What it is, naming what it acts on: "Slice removal of VTI", "Rebalance of Bonds".
-        (Load with ``select_related("pie", "slice__security", "slice__child_pie")``.)"""
+        (Load with ``described()``, or ``select_related("pie", "slice__security",
+        "slice__child_pie")``.)"""
         text = self.get_kind_display()
         if self.kind == IntentKind.REMOVAL and self.slice is not None:
             target = self.slice.security or self.slice.child_pie

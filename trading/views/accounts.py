@@ -84,9 +84,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     invested = invested_values(ids, now)
     changes = market_changes(ids, now)
     pending: dict[int, list[Intent]] = {}
-    rows = Intent.objects.pending().filter(account_id__in=ids)
-    related = rows.select_related("pie", "slice__security", "slice__child_pie")
-    for intent in related.order_by("created_at"):
+    for intent in Intent.objects.pending().filter(account_id__in=ids).described():
         pending.setdefault(intent.account_id, []).append(intent)
     recurring: dict[int, list[RecurringDeposit]] = {}
     for schedule in RecurringDeposit.objects.filter(account_id__in=ids):
@@ -142,12 +140,7 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
     pie = portfolio.root if pie_id is None else portfolio.find_pie(pie_id)
     if pie is None:
         raise Http404("No such pie in this account.")
-    pending = list(
-        Intent.objects.pending()
-        .filter(account=account)
-        .select_related("pie", "slice__security", "slice__child_pie")
-        .order_by("created_at")
-    )
+    pending = Intent.objects.pending().filter(account=account).described()
     context = {
         "account": account,
         "portfolio": portfolio,
