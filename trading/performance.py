@@ -65,20 +65,24 @@ class Performance:
         return not self.points
 
 
-# Every column ``account_performance`` reads, of every snapshot up to the day: a range's
-# result is a function of these rows, the range and the day only.
+# Every column ``account_performance`` reads, of the rows it reads (the range's snapshots and
+# the one it starts from): a range's result is a function of these rows and the day only.
 _SNAPSHOTS_DIGEST = """
     SELECT md5(string_agg(day::text || ' ' || value::text || ' ' || net_contributions::text, ','
                           ORDER BY day))
-    FROM trading_snapshot WHERE account_id = %(account)s AND day <= %(today)s
+    FROM trading_snapshot
+    WHERE account_id = %(account)s AND day <= %(today)s
+      AND day >= COALESCE((SELECT MAX(day) FROM trading_snapshot
+                           WHERE account_id = %(account)s AND day <= %(start)s), '-infinity')
 """
 
 
-def snapshots_digest(account_id: int, *, today: date) -> str:
-    """A digest of the account's snapshots up to ``today`` ("none" without any): it changes
-    whenever a snapshot is written, rewritten or deleted."""
+def snapshots_digest(account_id: int, key: str, *, today: date) -> str:
+    """A digest of the snapshots ``account_performance`` reads for the range ``key`` ("none"
+    without any): it changes whenever one of them is written, rewritten or deleted."""
+    params = {"account": account_id, "today": today, "start": range_start(key, today)}
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOTS_DIGEST, {"account": account_id, "today": today})
+        cursor.execute(_SNAPSHOTS_DIGEST, params)
         (digest,) = cursor.fetchone()
     return digest or "none"
 

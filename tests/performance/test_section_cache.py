@@ -89,3 +89,13 @@ def test_without_redis_the_section_is_drawn_every_time(web, history):
         assert section(web, history)[0] == drawn
         page = web.get(f"/account/{history.pk}/?range=ALL")
     assert page.status_code == 200 and "chart-value" in page.content.decode()
+
+
+def test_a_range_is_keyed_by_the_snapshots_it_reads_only(web, history):
+    """1M, months after this history: the range starts from Friday's close, its only row."""
+    drawn, drawing = section(web, history, "1M")
+    assert "<dd>$510.00</dd>" in drawn
+    Snapshot.objects.filter(account=history, day=MON).update(value=Decimal("7.00"))
+    assert section(web, history, "1M") == (drawn, drawing - 1)  # Monday is not read: a hit
+    Snapshot.objects.filter(account=history, day=FRI).update(value=Decimal("600.00"))
+    assert "<dd>$600.00</dd>" in section(web, history, "1M")[0]

@@ -79,12 +79,12 @@ def performance_section(request: HttpRequest, account: Account) -> str:
 
     It changes once a day, when the close's snapshot is taken, and computing and drawing it
     was about a quarter of the account page's time; so it is cached, under a key naming
-    everything it is drawn from: the account, the range, the day, a digest of the snapshots
-    (``snapshots_digest``, one query) and the code. A snapshot written, rewritten or deleted,
+    everything it is drawn from: the account, the range, the day, a digest of the range's
+    snapshots (``snapshots_digest``, one query) and the code. A snapshot written, rewritten or deleted,
     or new code, gives a new key: a stale section is never served. Without the cache (Redis
     down), it is drawn every time. Two queries on a miss, one on a hit."""
     key, today = _range(request), market_date(timezone.now())
-    digest = snapshots_digest(account.pk, today=today)
+    digest = snapshots_digest(account.pk, key, today=today)
     cache_key = f"performance:{account.pk}:{key}:{today}:{digest}:{_sources_version()}"
     try:
         html = cache.get(cache_key)
