@@ -80,9 +80,9 @@ _SNAPSHOTS_DIGEST = """
 def snapshots_digest(account_id: int, key: str, *, today: date) -> str:
     """A digest of the snapshots ``account_performance`` reads for the range ``key`` ("none"
     without any): it changes whenever one of them is written, rewritten or deleted."""
-    params = {"account": account_id, "today": today, "start": range_start(key, today)}
+    start = range_start(key, today)
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOTS_DIGEST, params)
+        cursor.execute(_SNAPSHOTS_DIGEST, {"account": account_id, "today": today, "start": start})
         (digest,) = cursor.fetchone()
     return digest or "none"
 
