@@ -496,5 +496,5 @@ def test_loading_a_portfolio_takes_the_same_queries_whatever_its_size(alice_acco
             portfolio = load_portfolio(alice_account)
         assert len(portfolio.leaves) == n
         counts.append(len(queries))
-    # The tree with its positions and open cost in one statement, the latest prices in another.
-    assert counts == [2, 2]
+    # The tree with its latest prices, positions and open cost: one statement.
+    assert counts == [1, 1]
