@@ -1,8 +1,8 @@
 """The read side of a portfolio: the live pie tree with quantities, prices and values.
 
 ``load_portfolio`` reads an account's whole tree in one query (pies, slices, positions with
-their open cost, latest prices), whatever its size or depth, so the
-account page, the pie editor, the API and the previews all stand on the same numbers.
+their open cost, latest prices), whatever its size or depth, so the account page, the pie
+editor, the API and the previews all stand on the same numbers.
 """
 
 from __future__ import annotations

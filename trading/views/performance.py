@@ -70,7 +70,8 @@ def performance_context(account: Account, key: str, today: date) -> dict[str, An
 
 
 def _sources_version() -> str:
-    stamps = "|".join(f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in _SECTION_SOURCES)
+    stats = [(path, path.stat()) for path in _SECTION_SOURCES]
+    stamps = "|".join(f"{path}:{stat.st_mtime_ns}:{stat.st_size}" for path, stat in stats)
     return hashlib.md5(stamps.encode()).hexdigest()
 
 
@@ -80,9 +81,9 @@ def performance_section(request: HttpRequest, account: Account) -> str:
     It changes once a day, when the close's snapshot is taken, and computing and drawing it
     was about a quarter of the account page's time; so it is cached, under a key naming
     everything it is drawn from: the account, the range, the day, a digest of the range's
-    snapshots (``snapshots_digest``, one query) and the code. A snapshot written, rewritten or deleted,
-    or new code, gives a new key: a stale section is never served. Without the cache (Redis
-    down), it is drawn every time. Two queries on a miss, one on a hit."""
+    snapshots (``snapshots_digest``, one query) and the code. A snapshot written, rewritten
+    or deleted, or new code, gives a new key: a stale section is never served. Without the
+    cache (Redis down), it is drawn every time. Two queries on a miss, one on a hit."""
     key, today = _range(request), market_date(timezone.now())
     digest = snapshots_digest(account.pk, key, today=today)
     cache_key = f"performance:{account.pk}:{key}:{today}:{digest}:{_sources_version()}"
