@@ -150,3 +150,30 @@ def test_pending_intents_are_described_in_one_query_or_two_when_some_name_a_slic
         described = [i.description for i in Intent.objects.pending().described()]
     assert described == ["Deposit", "Deposit", "Rebalance of Bonds", "Slice removal of TIP"]
     assert len(queries) == 2  # however many name a slice or a pie: no query per intent
+    # The account page's read (plain SQL): the same intents, described the same way.
+    Intent.objects.create(account=core_pie, kind=IntentKind.DEPOSIT, amount="5.00", status="done")
+    with CaptureQueriesContext(connection) as queries:
+        pending = Intent.objects.pending_of(core_pie.pk)
+        assert [i.description for i in pending] == described
+    assert len(queries) == 2
+    assert [i.pk for i in pending] == [
+        i.pk for i in Intent.objects.pending().filter(account=core_pie).order_by("created_at", "id")
+    ]
+
+
+def test_the_account_pages_recurring_deposits_are_its_schedules_oldest_first(core_pie, bob_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from trading.models import RecurringDeposit
+
+    start = timezone.now().date()
+    for account, amount in ((core_pie, "50.00"), (bob_account, "60.00"), (core_pie, "70.00")):
+        RecurringDeposit.objects.create(
+            account=account, amount=amount, frequency="weekly", start_date=start, next_date=start
+        )
+    with CaptureQueriesContext(connection) as queries:
+        schedules = RecurringDeposit.objects.of_account(core_pie.pk)
+    assert len(queries) == 1
+    assert [str(s.amount) for s in schedules] == ["50.00", "70.00"]
+    assert schedules == list(RecurringDeposit.objects.filter(account=core_pie))

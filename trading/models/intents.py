@@ -29,16 +29,34 @@ class IntentQuerySet(models.QuerySet["Intent"]):
 
     def described(self) -> list[Intent]:
         """These intents, oldest first, each ready for ``description``, in one query, or two
-        when some are removals or rebalances (the only ones that name their slice or pie: the
-        second reads them with what they name). Joining the four tables for every list cost the
-        account page twice the time of the plain read, for the few that need them."""
-        intents = list(self.order_by("created_at", "id"))
-        naming = [i.pk for i in intents if i.kind in (IntentKind.REMOVAL, IntentKind.REBALANCE)]
-        if naming:
-            related = Intent.objects.select_related("pie", "slice__security", "slice__child_pie")
-            loaded = related.in_bulk(naming)
-            intents = [loaded.get(intent.pk, intent) for intent in intents]
+        when some are removals or rebalances (``described``)."""
+        return described(list(self.order_by("created_at", "id")))
+
+    def pending_of(self, account_id: int) -> list[Intent]:
+        """An account's pending intents, oldest first, each ready for ``description``: the
+        account page's, read by plain SQL (the ORM took twice as long to build the query as
+        the database to answer it)."""
+        rows = self.raw(_PENDING_OF, {"account": account_id, "pending": IntentStatus.PENDING})
+        return described(list(rows))
+
+
+_PENDING_OF = """
+    SELECT * FROM trading_intent WHERE account_id = %(account)s AND status = %(pending)s
+    ORDER BY created_at, id
+"""
+
+
+def described(intents: list[Intent]) -> list[Intent]:
+    """``intents``, each ready for ``description``: the removals and rebalances among them
+    (the only ones that name their slice or pie) read again with what they name, in one query.
+    Joining the four tables for every list cost the account page twice the time of the plain
+    read, for the few that need them."""
+    naming = [i.pk for i in intents if i.kind in (IntentKind.REMOVAL, IntentKind.REBALANCE)]
+    if not naming:
         return intents
+    related = Intent.objects.select_related("pie", "slice__security", "slice__child_pie")
+    loaded = related.in_bulk(naming)
+    return [loaded.get(intent.pk, intent) for intent in intents]
 
 
 class Intent(models.Model):

@@ -28,6 +28,16 @@ class RecurringDepositQuerySet(models.QuerySet["RecurringDeposit"]):
         """Schedules with an occurrence on or before ``today`` not created yet."""
         return self.filter(paused=False, next_date__lte=today)
 
+    def of_account(self, account_id: int) -> list[RecurringDeposit]:
+        """An account's schedules, oldest first (the account page's), read by plain SQL: the
+        ORM took longer to build the query than the database to answer it."""
+        return list(self.raw(_OF_ACCOUNT, {"account": account_id}))
+
+
+_OF_ACCOUNT = """
+    SELECT * FROM trading_recurringdeposit WHERE account_id = %(account)s ORDER BY created_at, id
+"""
+
 
 class RecurringDeposit(models.Model):
     """A schedule of deposits. ``next_date`` is the next occurrence the tick will create (none

@@ -140,14 +140,14 @@ def account_detail(request: HtmxHttpRequest, pk: int, pie_id: int | None = None)
     pie = portfolio.root if pie_id is None else portfolio.find_pie(pie_id)
     if pie is None:
         raise Http404("No such pie in this account.")
-    pending = Intent.objects.pending().filter(account=account).described()
+    pending = Intent.objects.pending_of(account.pk)
     context = {
         "account": account,
         "portfolio": portfolio,
         "pie": pie,
         "breadcrumb": portfolio.breadcrumb(pie.id),
         "pending": pending,
-        "recurring": list(RecurringDeposit.objects.filter(account=account)),
+        "recurring": RecurringDeposit.objects.of_account(account.pk),
         "window": window_of(account, portfolio.total_value),
         "donut_slices": [
             {
